@@ -28,8 +28,14 @@ int ferry_err_prefix(struct ferry_err *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(head, sizeof(head), fmt, ap);
 	va_end(ap);
+	size_t hl = strlen(head);
+
 	memcpy(old, err->msg, sizeof(old));
-	snprintf(err->msg, sizeof(err->msg), "%s%s", head, old);
+	if (hl >= sizeof(err->msg))
+		hl = sizeof(err->msg) - 1;
+	memcpy(err->msg, head, hl);
+	memcpy(err->msg + hl, old, sizeof(err->msg) - hl - 1);
+	err->msg[sizeof(err->msg) - 1] = '\0';
 	return err->code;
 }
 
