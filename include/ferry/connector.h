@@ -37,6 +37,7 @@ struct ferry_read_req {
 	const char *until;         /* backfill: cursor <  until; NULL: unbounded */
 	bool order_by_cursor;      /* incremental with a cursor: rows in cursor order */
 	long long batch_rows;      /* at most this many rows per read() */
+	long long batch_bytes;     /* stop adding rows once out->data.len reaches this (0: no limit) */
 };
 
 /* One declared setting of a connector type. */

@@ -1,0 +1,506 @@
+/*
+ * engine.c - plan -> read -> write -> commit (see ferry/engine.h).
+ *
+ * Reading and writing overlap: a reader thread fills a small ring of batches
+ * from the source while the calling thread hands full ones to the
+ * destination, so a PostgreSQL -> PostgreSQL copy runs at the speed of the
+ * slower side, as the raw `COPY | COPY` pipe does, in memory bounded by the
+ * ring (NSLOTS batches of at most batch_bytes each).
+ *
+ * Incremental syncs commit rows and cursor together per batch (the source
+ * reads in cursor order), so an interrupted run resumes after the last
+ * committed batch. Full syncs load every stream into staging tables and only
+ * then ask the destination to swap them all in one transaction.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "ferry/engine.h"
+#include "util/text.h"
+
+#define NSLOTS 3
+#define DEFAULT_BATCH_ROWS 10000
+#define DEFAULT_BATCH_BYTES (8 << 20)
+#define BATCH_CAP (256 << 20) /* one row may be large; a batch never grows past this */
+
+struct slot {
+	struct ferry_batch b;
+	int rc;
+	struct ferry_err err;
+};
+
+struct reader {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct slot slots[NSLOTS];
+	int head, tail, count;
+	bool stop;
+	struct ferry_source *src;
+};
+
+static void *reader_main(void *arg)
+{
+	struct reader *r = arg;
+
+	for (;;) {
+		struct slot *s;
+		int rc;
+
+		pthread_mutex_lock(&r->mu);
+		while (r->count == NSLOTS && !r->stop)
+			pthread_cond_wait(&r->cv, &r->mu);
+		if (r->stop) {
+			pthread_mutex_unlock(&r->mu);
+			break;
+		}
+		s = &r->slots[r->tail];
+		pthread_mutex_unlock(&r->mu);
+
+		ferry_batch_reset(&s->b);
+		ferry_err_clear(&s->err);
+		rc = ferry_fault_hit(r->src->fault, "read", &s->err);
+		if (!rc)
+			rc = r->src->ops->read(r->src, &s->b, &s->err);
+		if (rc < 0 && !s->err.code)
+			ferry_err_set(&s->err, rc, "the source failed without saying why");
+
+		pthread_mutex_lock(&r->mu);
+		s->rc = rc;
+		r->tail = (r->tail + 1) % NSLOTS;
+		r->count++;
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+		if (rc != 0)
+			break;
+	}
+	return NULL;
+}
+
+static int reader_start(struct reader *r, struct ferry_source *src)
+{
+	int i;
+
+	memset(r, 0, sizeof(*r));
+	r->src = src;
+	for (i = 0; i < NSLOTS; i++)
+		ferry_batch_init(&r->slots[i].b, BATCH_CAP);
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	return pthread_create(&r->thread, NULL, reader_main, r) ? FERRY_EINTERNAL : 0;
+}
+
+/* Waits for the next filled slot. */
+static struct slot *reader_next(struct reader *r)
+{
+	struct slot *s;
+
+	pthread_mutex_lock(&r->mu);
+	while (r->count == 0)
+		pthread_cond_wait(&r->cv, &r->mu);
+	s = &r->slots[r->head];
+	pthread_mutex_unlock(&r->mu);
+	return s;
+}
+
+static void reader_release(struct reader *r)
+{
+	pthread_mutex_lock(&r->mu);
+	r->head = (r->head + 1) % NSLOTS;
+	r->count--;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void reader_stop(struct reader *r)
+{
+	int i;
+
+	pthread_mutex_lock(&r->mu);
+	r->stop = true;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	pthread_join(r->thread, NULL);
+	for (i = 0; i < NSLOTS; i++)
+		ferry_batch_release(&r->slots[i].b);
+	pthread_mutex_destroy(&r->mu);
+	pthread_cond_destroy(&r->cv);
+}
+
+/* ---- planning ---- */
+
+static void names_list(const struct ferry_stream_list *l, char *out, size_t n)
+{
+	size_t o = 0;
+	int i;
+
+	out[0] = '\0';
+	for (i = 0; i < l->n && o + 4 < n; i++)
+		o += (size_t)snprintf(out + o, n - o, "%s%s", i ? ", " : "", l->v[i].name);
+	if (o >= n - 4)
+		snprintf(out + n - 5, 5, "...");
+}
+
+static int pick_streams(struct ferry_source *src, const struct ferry_sync_opts *o,
+			struct ferry_stream_list *all, struct ferry_stream_list *plan,
+			struct ferry_err *err)
+{
+	char avail[400];
+	int i, j;
+
+	if (!o->nstreams) {
+		*plan = *all;
+		memset(all, 0, sizeof(*all));
+		return 0;
+	}
+	names_list(all, avail, sizeof(avail));
+	for (i = 0; i < o->nstreams; i++) {
+		const char *want = o->streams[i];
+		struct ferry_stream *s = NULL;
+		for (j = 0; j < all->n; j++)
+			if (!strcmp(all->v[j].name, want))
+				s = &all->v[j];
+		if (!s) {
+			const char *names[256];
+			const char *best;
+			int n = all->n < 256 ? all->n : 256;
+			for (j = 0; j < n; j++)
+				names[j] = all->v[j].name;
+			best = ferry_closest(want, names, n);
+			return ferry_err_set(err, FERRY_ENOTFOUND,
+					     "stream \"%s\" not found in source \"%s\"%s%s%s (it has: %s)",
+					     want, src->name, best ? ": did you mean \"" : "",
+					     best ? best : "", best ? "\"?" : "", avail);
+		}
+		for (j = 0; j < plan->n; j++)
+			if (!strcmp(plan->v[j].name, want))
+				break;
+		if (j < plan->n)
+			continue; /* named twice */
+		struct ferry_stream *d = ferry_stream_list_push(plan);
+		if (!d || ferry_stream_copy(d, s))
+			return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+static int name_tables(const struct ferry_sync_opts *o, struct ferry_stream_list *plan,
+		       struct ferry_err *err)
+{
+	int i, j;
+
+	for (i = 0; i < plan->n; i++) {
+		struct ferry_stream *s = &plan->v[i];
+		char want[512], fit[64];
+		char *p;
+
+		snprintf(want, sizeof(want), "%s%s", o->prefix ? o->prefix : "", s->name);
+		for (p = want; *p; p++)
+			if (*p == '.')
+				*p = '_';
+		ferry_ident_fit(want, fit, sizeof(fit));
+		free(s->dest_table);
+		s->dest_table = strdup(fit);
+		if (!s->dest_table)
+			return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+		for (j = 0; j < i; j++)
+			if (!strcmp(plan->v[j].dest_table, s->dest_table))
+				return ferry_err_set(err, FERRY_ECONFIG,
+						     "streams \"%s\" and \"%s\" would both be written to table "
+						     "\"%s\": sync them separately with different --prefix values",
+						     plan->v[j].name, s->name, s->dest_table);
+	}
+	return 0;
+}
+
+static int check_plan(struct ferry_source *src, const struct ferry_sync_opts *o,
+		      enum ferry_mode mode, const struct ferry_stream_list *plan,
+		      struct ferry_err *err)
+{
+	int i;
+
+	if (plan->n == 0)
+		return ferry_err_set(err, FERRY_ENOTFOUND,
+				     "source \"%s\" has no tables to sync (check its \"tables\" setting)",
+				     src->name);
+	for (i = 0; i < plan->n; i++) {
+		const struct ferry_stream *s = &plan->v[i];
+		if (mode == FERRY_MODE_INCREMENTAL && s->npk == 0)
+			return ferry_err_set(err, FERRY_ECONFIG,
+					     "table \"%s\" of source \"%s\" has no primary key, so an "
+					     "incremental sync cannot upsert it: name one with "
+					     "`ferry source set %s pk.%s=COLUMN[,COLUMN...]`, or run with --full",
+					     s->name, src->name, src->name, s->name);
+		if ((o->since || o->until) && s->cursor < 0)
+			return ferry_err_set(err, FERRY_EUSAGE,
+					     "--since/--until need a cursor column, and stream \"%s\" has "
+					     "none: set one with `ferry source set %s cursor.%s=COLUMN`",
+					     s->name, src->name, s->name);
+		if (s->ncols == 0)
+			return ferry_err_set(err, FERRY_ECONFIG, "table \"%s\" has no columns", s->name);
+	}
+	return 0;
+}
+
+/* ---- moving one stream ---- */
+
+struct run {
+	struct ferry_source *src;
+	struct ferry_dest *dst;
+	const struct ferry_sync_opts *o;
+	struct ferry_write_opts w;
+	struct ferry_sync_result *res;
+	ferry_progress_fn progress;
+	void *ctx;
+	long long t0;
+};
+
+static void report(struct run *r, int current, const char *stage)
+{
+	struct ferry_progress p;
+
+	if (!r->progress)
+		return;
+	p.streams = r->res->runs;
+	p.n = r->res->n;
+	p.current = current;
+	p.stage = stage;
+	p.elapsed_ms = ferry_mono_ms() - r->t0;
+	r->progress(r->ctx, &p);
+}
+
+/* The cursor value of the last row of an ordered batch, or NULL. */
+static char *last_cursor(const struct ferry_batch *b, int idx)
+{
+	struct ferry_buf out = FERRY_BUF_INIT;
+	const char *line, *end;
+	bool null = false;
+
+	line = ferry_copy_last_line(&b->data, &end);
+	if (!line || ferry_copy_field_at(line, end, idx, &out, &null) || null) {
+		ferry_buf_release(&out);
+		return NULL;
+	}
+	return ferry_buf_detach(&out, NULL);
+}
+
+static int move_stream(struct run *r, int i, char **cursor_hi, struct ferry_err *err)
+{
+	struct ferry_stream_run *sr = &r->res->runs[i];
+	const struct ferry_stream *s = sr->stream;
+	const struct ferry_sync_opts *o = r->o;
+	struct ferry_read_req req = {0};
+	struct reader rd;
+	char *from = NULL;
+	bool ordered, reading = false, began = false;
+	long long last_report = 0;
+	int rc;
+
+	ordered = r->w.mode == FERRY_MODE_INCREMENTAL && s->cursor >= 0;
+	if (ordered && !o->since && !o->until &&
+	    (rc = r->dst->ops->get_cursor(r->dst, &r->w, s, &from, err)))
+		goto out;
+	req.stream = s;
+	req.cursor_from = from;
+	req.since = o->since;
+	req.until = o->until;
+	req.order_by_cursor = ordered;
+	req.batch_rows = o->batch_rows > 0 ? o->batch_rows : DEFAULT_BATCH_ROWS;
+	req.batch_bytes = o->batch_bytes > 0 ? o->batch_bytes : DEFAULT_BATCH_BYTES;
+
+	sr->status = "running";
+	report(r, i, "read");
+	if ((rc = r->src->ops->begin(r->src, &req, cursor_hi, err)))
+		goto out;
+	began = true;
+	if ((rc = r->dst->ops->stream_begin(r->dst, &r->w, s, err)))
+		goto out;
+	if ((rc = reader_start(&rd, r->src))) {
+		ferry_err_set(err, rc, "cannot start the reader thread");
+		goto out;
+	}
+	reading = true;
+	for (;;) {
+		struct slot *sl = reader_next(&rd);
+		char *cur = NULL;
+
+		if (sl->rc < 0) {
+			*err = sl->err;
+			rc = sl->rc;
+			goto out;
+		}
+		if (o->cancel && *o->cancel) {
+			rc = ferry_err_set(err, FERRY_ECANCEL, "cancelled while syncing stream \"%s\"",
+					   s->name);
+			goto out;
+		}
+		if (sl->b.nrows > 0) {
+			if ((rc = ferry_fault_hit(r->dst->fault, "write", err)))
+				goto out;
+			if (ordered && !o->since && !o->until)
+				cur = last_cursor(&sl->b, s->cursor);
+			rc = r->dst->ops->write(r->dst, &r->w, s, &sl->b, cur, &sr->c, err);
+			free(cur);
+			if (rc)
+				goto out;
+			sr->c.read += sl->b.nrows;
+			sr->bytes += sl->b.src_bytes ? sl->b.src_bytes : (long long)sl->b.data.len;
+		}
+		rc = sl->rc;
+		reader_release(&rd);
+		if (rc == FERRY_DONE)
+			break;
+		if (ferry_mono_ms() - last_report >= 100) {
+			last_report = ferry_mono_ms();
+			report(r, i, "read");
+		}
+	}
+	reader_stop(&rd);
+	reading = false;
+	if ((rc = ferry_fault_hit(r->dst->fault, "stream_end", err)))
+		goto out;
+	if ((rc = r->dst->ops->stream_end(r->dst, &r->w, s, err)))
+		goto out;
+	sr->status = r->w.mode == FERRY_MODE_FULL ? "loaded" : "done";
+	report(r, i, "read");
+	rc = 0;
+out:
+	if (reading)
+		reader_stop(&rd);
+	if (began)
+		r->src->ops->end(r->src);
+	if (rc) {
+		sr->status = "failed";
+		if (rc != FERRY_ECANCEL && !strstr(err->msg, s->name))
+			ferry_err_prefix(err, "stream \"%s\": ", s->name);
+	}
+	free(from);
+	return rc;
+}
+
+/* ---- the whole sync ---- */
+
+void ferry_sync_result_release(struct ferry_sync_result *res)
+{
+	ferry_stream_list_release(&res->plan);
+	free(res->runs);
+	memset(res, 0, sizeof(*res));
+}
+
+int ferry_sync(struct ferry_source *src, struct ferry_dest *dst, const struct ferry_sync_opts *o,
+	       ferry_progress_fn progress, void *ctx, struct ferry_sync_result *res,
+	       struct ferry_err *err)
+{
+	struct ferry_stream_list all = {0};
+	struct run r = {0};
+	char **cursors = NULL;
+	struct ferry_counts *counts = NULL;
+	bool staged = false;
+	int rc, i;
+
+	memset(res, 0, sizeof(*res));
+	if (!src || !src->ops || !dst || !dst->ops || !o)
+		return ferry_err_set(err, FERRY_EINTERNAL, "ferry_sync: source or destination not open");
+	r.src = src;
+	r.dst = dst;
+	r.o = o;
+	r.res = res;
+	r.progress = progress;
+	r.ctx = ctx;
+	r.t0 = ferry_mono_ms();
+	res->mode = o->reset ? FERRY_MODE_FULL : o->mode;
+	res->run_unix = (long long)time(NULL);
+	r.w.mode = res->mode;
+	r.w.namespace = o->namespace && *o->namespace ? o->namespace : NULL;
+	r.w.state_key = o->state_key ? o->state_key : src->name;
+	r.w.soft_deletes = o->soft_deletes;
+	r.w.keep_cursor = o->since || o->until;
+	r.w.run_unix = res->run_unix;
+	r.w.backup_retention = o->backup_retention >= 0 ? o->backup_retention : 60;
+
+	/* plan */
+	if ((rc = ferry_fault_hit(src->fault, "plan", err)))
+		goto out;
+	if ((rc = src->ops->discover(src, &all, err)))
+		goto out;
+	if ((rc = pick_streams(src, o, &all, &res->plan, err)) ||
+	    (rc = name_tables(o, &res->plan, err)) ||
+	    (rc = check_plan(src, o, res->mode, &res->plan, err)))
+		goto out;
+	res->n = res->plan.n;
+	res->runs = calloc((size_t)res->n, sizeof(*res->runs));
+	cursors = calloc((size_t)res->n, sizeof(*cursors));
+	counts = calloc((size_t)res->n, sizeof(*counts));
+	if (!res->runs || !cursors || !counts) {
+		rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < res->n; i++) {
+		res->runs[i].stream = &res->plan.v[i];
+		res->runs[i].status = "pending";
+		res->runs[i].estimate = res->plan.v[i].estimate;
+	}
+	report(&r, -1, "plan");
+
+	if (o->dry_run) {
+		for (i = 0; i < res->n; i++)
+			if ((rc = dst->ops->table_exists(dst, &r.w, &res->plan.v[i],
+							 &res->runs[i].table_exists, err)))
+				goto out;
+		rc = 0;
+		goto out;
+	}
+
+	if (o->reset && (rc = dst->ops->reset(dst, &r.w, res->plan.v, res->n, err)))
+		goto out;
+	if ((rc = dst->ops->prepare(dst, &r.w, res->plan.v, res->n, err)))
+		goto out;
+	staged = res->mode == FERRY_MODE_FULL;
+
+	/* read -> write */
+	for (i = 0; i < res->n; i++)
+		if ((rc = move_stream(&r, i, &cursors[i], err)))
+			goto out;
+
+	/* commit */
+	if (res->mode == FERRY_MODE_FULL) {
+		report(&r, -1, "commit");
+		if ((rc = ferry_fault_hit(dst->fault, "before_commit", err)))
+			goto out;
+		for (i = 0; i < res->n; i++)
+			counts[i] = res->runs[i].c;
+		if (r.w.keep_cursor)
+			for (i = 0; i < res->n; i++) {
+				free(cursors[i]);
+				cursors[i] = NULL;
+			}
+		if ((rc = dst->ops->commit_full(dst, &r.w, res->plan.v, res->n, cursors, counts, err)))
+			goto out;
+		staged = false;
+		for (i = 0; i < res->n; i++) {
+			res->runs[i].c.inserted = counts[i].inserted;
+			res->runs[i].c.deleted = counts[i].deleted;
+			res->runs[i].status = "done";
+		}
+		if ((rc = ferry_fault_hit(dst->fault, "after_commit", err)))
+			goto out;
+	}
+	report(&r, -1, "done");
+	rc = 0;
+out:
+	if (rc && staged)
+		dst->ops->abort(dst, &r.w, res->plan.v, res->n);
+	if (rc && res->runs)
+		for (i = 0; i < res->n; i++)
+			if (strcmp(res->runs[i].status, "done") && strcmp(res->runs[i].status, "pending"))
+				res->runs[i].status = "failed";
+	for (i = 0; cursors && i < res->n; i++)
+		free(cursors[i]);
+	free(cursors);
+	free(counts);
+	ferry_stream_list_release(&all);
+	res->duration_ms = ferry_mono_ms() - r.t0;
+	return rc;
+}
