@@ -225,6 +225,31 @@ const char *ferry_sqlite_decl_of(const struct ferry_column *c)
 	return NULL; /* caller uses the PostgreSQL name itself */
 }
 
+/*
+ * PostgreSQL types ferry_sqlite_decl_of passes through by name (kind OTHER):
+ * read back as themselves, not by SQLite's substring rules, which would turn
+ * "interval" and "point" (they contain INT) into bigint.
+ */
+static bool pg_passthrough(const char *up)
+{
+	static const char *const names[] = {
+		"INTERVAL", "POINT", "LINE", "LSEG", "BOX", "PATH", "POLYGON", "CIRCLE", "INET",
+		"CIDR", "MACADDR", "MACADDR8", "MONEY", "BIT", "BIT VARYING", "VARBIT", "TSVECTOR",
+		"TSQUERY", "XML", "INT4RANGE", "INT8RANGE", "NUMRANGE", "TSRANGE", "TSTZRANGE",
+		"DATERANGE", "INT4MULTIRANGE", "INT8MULTIRANGE", "NUMMULTIRANGE", "TSMULTIRANGE",
+		"TSTZMULTIRANGE", "DATEMULTIRANGE", "OID", "PG_LSN", "TXID_SNAPSHOT", "PG_SNAPSHOT",
+	};
+	size_t i, n;
+
+	for (i = 0; i < sizeof(names) / sizeof(*names); i++) {
+		n = strlen(names[i]);
+		/* the name alone, or followed by a modifier: "bit(8)", "interval day to second" */
+		if (!strncmp(up, names[i], n) && (!up[n] || up[n] == '(' || up[n] == ' '))
+			return true;
+	}
+	return false;
+}
+
 void ferry_pg_type_of_sqlite_decl(const char *decl, char *out, int outlen)
 {
 	char up[128];
@@ -237,7 +262,7 @@ void ferry_pg_type_of_sqlite_decl(const char *decl, char *out, int outlen)
 		up[i] = (char)toupper((unsigned char)decl[i]);
 	up[n] = '\0';
 
-	if (n > 2 && !strcmp(up + n - 2, "[]")) {
+	if ((n > 2 && !strcmp(up + n - 2, "[]")) || pg_passthrough(up)) {
 		for (i = 0; i < n; i++)
 			up[i] = (char)tolower((unsigned char)up[i]);
 		snprintf(out, (size_t)outlen, "%s", up);
@@ -262,7 +287,8 @@ void ferry_pg_type_of_sqlite_decl(const char *decl, char *out, int outlen)
 		r = "timestamp without time zone";
 	else if (!strcmp(up, "DATE"))
 		r = "date";
-	else if (starts(up, "TIMETZ"))
+	else if (starts(up, "TIMETZ") || (starts(up, "TIME") && strstr(up, "WITH TIME ZONE") &&
+					  !strstr(up, "WITHOUT")))
 		r = "time with time zone";
 	else if (starts(up, "TIME"))
 		r = "time without time zone";
