@@ -41,6 +41,7 @@ struct sqlite_src {
 	bool done;
 	long long rowno;       /* rows stepped so far, for messages without rowid */
 	long long batch_rows;
+	long long batch_bytes; /* 0: no limit */
 	struct ferry_buf tmp;
 };
 
@@ -842,6 +843,7 @@ static int src_begin(struct ferry_source *src, const struct ferry_read_req *req,
 	src_end(src);
 	p->s = s;
 	p->batch_rows = req->batch_rows > 0 ? req->batch_rows : DEFAULT_BATCH_ROWS;
+	p->batch_bytes = req->batch_bytes > 0 ? req->batch_bytes : 0;
 	if ((rc = load_decls(src, s, err)))
 		goto fail;
 	if (cname && (rc = cursor_high(src, req, cursor_hi, &hi, err)))
@@ -1073,7 +1075,8 @@ static int src_read(struct ferry_source *src, struct ferry_batch *out, struct fe
 		size_t mark = out->data.len;
 		long long bytes = 0;
 
-		if (added >= p->batch_rows)
+		if (added >= p->batch_rows ||
+		    (p->batch_bytes && out->data.len >= (size_t)p->batch_bytes))
 			break;
 		if (!p->pending) {
 			rc = sqlite3_step(p->stmt);
