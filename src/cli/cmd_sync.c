@@ -43,6 +43,8 @@ struct progress_ui {
 	bool tty, quiet;
 	long long last_draw, last_store, last_plain;
 	int last_done;           /* streams already printed as finished */
+	int cur;                 /* stream whose rate is being measured */
+	long long cur_start;     /* when it started */
 };
 
 static volatile sig_atomic_t cancelled;
@@ -90,11 +92,11 @@ static void store_progress(struct progress_ui *ui, const struct ferry_progress *
 		ferry_store_job_streams(ui->c->store, ui->job_id, v, p->n, &err);
 }
 
-static void progress_line(const struct ferry_progress *p, const struct ferry_stream_run *r,
+static void progress_line(const struct progress_ui *ui, const struct ferry_stream_run *r,
 			  char *out, size_t n)
 {
 	char rows[32], est[32];
-	double secs = p->elapsed_ms / 1000.0;
+	double secs = (ferry_mono_ms() - ui->cur_start) / 1000.0;
 	double rate = secs > 0 ? r->c.read / secs : 0;
 
 	fmt_count(r->c.read, rows, sizeof(rows));
@@ -116,6 +118,10 @@ static void on_progress(void *ctx, const struct ferry_progress *p)
 	char line[256];
 	int i;
 
+	if (p->current >= 0 && p->current != ui->cur) {
+		ui->cur = p->current;
+		ui->cur_start = now;
+	}
 	if (now - ui->last_store >= 1000 || !strcmp(p->stage, "done")) {
 		ui->last_store = now;
 		store_progress(ui, p);
@@ -127,7 +133,7 @@ static void on_progress(void *ctx, const struct ferry_progress *p)
 		const struct ferry_stream_run *r = &p->streams[i];
 		if (strcmp(r->status, "loaded") && strcmp(r->status, "done"))
 			break;
-		progress_line(p, r, line, sizeof(line));
+		progress_line(ui, r, line, sizeof(line));
 		fprintf(stderr, "%s%s  %s\n", ui->tty ? "\r\033[K" : "", line,
 			!strcmp(r->status, "loaded") ? "loaded (staged)" : "done");
 		ui->last_done = i + 1;
@@ -136,11 +142,11 @@ static void on_progress(void *ctx, const struct ferry_progress *p)
 		const struct ferry_stream_run *r = &p->streams[p->current];
 		if (ui->tty && now - ui->last_draw >= 100) {
 			ui->last_draw = now;
-			progress_line(p, r, line, sizeof(line));
+			progress_line(ui, r, line, sizeof(line));
 			fprintf(stderr, "\r\033[K%s", line);
 		} else if (!ui->tty && now - ui->last_plain >= 10000) {
 			ui->last_plain = now;
-			progress_line(p, r, line, sizeof(line));
+			progress_line(ui, r, line, sizeof(line));
 			fprintf(stderr, "%s\n", line);
 		}
 	}
@@ -410,6 +416,8 @@ int cmd_sync(struct cli *c, int argc, char **argv)
 	ui.job_id = job_id;
 	ui.tty = isatty(2);
 	ui.quiet = json || o.dry_run;
+	ui.cur = -1;
+	ui.last_plain = ferry_mono_ms();
 	if (!ui.quiet)
 		fprintf(stderr, "%s sync of \"%s\" into \"%s\" (job %lld)\n",
 			o.mode == FERRY_MODE_FULL || o.reset ? "full" : "incremental", src.e.name,
