@@ -43,15 +43,15 @@ struct sqlite_dest {
 	char *path;
 
 	/* the stream between stream_begin and stream_end */
-	char *cur;                 /* stream name, NULL when none */
-	char *table;               /* the table written: live (incremental) or staging (full) */
+	char *cur;   /* stream name, NULL when none */
+	char *table; /* the table written: live (incremental) or staging (full) */
 	enum ferry_mode mode;
 	sqlite3_stmt *ins, *upd, *state_put;
-	struct ferry_buf *fields;  /* one decode buffer per column */
+	struct ferry_buf *fields; /* one decode buffer per column */
 	bool *nulls;
 	int ncols;
-	bool has_deleted_at;       /* incremental: live has _ferry_deleted_at (clear it on upsert) */
-	bool compare_cols;         /* incremental: some non-key column to compare */
+	bool has_deleted_at; /* incremental: live has _ferry_deleted_at (clear it on upsert) */
+	bool compare_cols;   /* incremental: some non-key column to compare */
 	struct ferry_buf sql, tmp;
 };
 
@@ -105,15 +105,15 @@ static int db_err(struct ferry_dest *d, struct ferry_err *err, const char *what,
 		break;
 	}
 	ferry_err_set(err, FERRY_EDEST, "%s%s%s failed in SQLite destination \"%s\": %s%s", what,
-		      table ? " of table " : "", table ? table : "", d->name,
-		      p && p->db ? sqlite3_errmsg(p->db) : "not open", hint);
+	              table ? " of table " : "", table ? table : "", d->name,
+	              p && p->db ? sqlite3_errmsg(p->db) : "not open", hint);
 	code &= 0xff;
 	err->retryable = code == SQLITE_BUSY || code == SQLITE_LOCKED || code == SQLITE_IOERR;
 	return err->code;
 }
 
 static int exec_sql(struct ferry_dest *d, const char *sql, const char *what, const char *table,
-		    struct ferry_err *err)
+                    struct ferry_err *err)
 {
 	struct sqlite_dest *p = d->priv;
 
@@ -130,7 +130,7 @@ static void rollback(struct sqlite_dest *p)
 
 /* prefix + table + suffix: "NS__users", "NS__users_staging_1700000000". Caller frees. */
 static char *table_name(const struct ferry_write_opts *o, const struct ferry_stream *s,
-			const char *suffix)
+                        const char *suffix)
 {
 	struct ferry_buf b = FERRY_BUF_INIT;
 	const char *t = s->dest_table && *s->dest_table ? s->dest_table : s->name;
@@ -190,8 +190,9 @@ static int table_exists(struct sqlite_dest *p, const char *name, bool *exists)
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if (sqlite3_prepare_v2(p->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(p->db,
+	                       "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", -1,
+	                       &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
@@ -203,7 +204,7 @@ static int table_exists(struct sqlite_dest *p, const char *name, bool *exists)
 /* The column names of a table, in order (empty when it does not exist). */
 struct colset {
 	char **v;
-	int *pk;   /* pk index from table_info, 0 when not part of the key */
+	int *pk; /* pk index from table_info, 0 when not part of the key */
 	int n;
 };
 
@@ -234,7 +235,7 @@ static int table_columns(struct sqlite_dest *p, const char *table, struct colset
 	int rc;
 
 	if (sqlite3_prepare_v2(p->db, "SELECT name, pk FROM pragma_table_info(?1) ORDER BY cid", -1,
-			       &st, NULL) != SQLITE_OK)
+	                       &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -260,8 +261,8 @@ static int all_tables(struct sqlite_dest *p, struct colset *out)
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if (sqlite3_prepare_v2(p->db, "SELECT name FROM sqlite_master WHERE type = 'table'", -1, &st,
-			       NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(p->db, "SELECT name FROM sqlite_master WHERE type = 'table'", -1,
+	                       &st, NULL) != SQLITE_OK)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		char **v = realloc(out->v, sizeof(*v) * (size_t)(out->n + 1));
@@ -318,9 +319,10 @@ static int dest_open(struct ferry_dest *d, struct ferry_err *err)
 	int rc;
 
 	if (!url || strncmp(url, "sqlite://", 9) || !url[9])
-		return ferry_err_set(err, FERRY_EUSAGE,
-				     "malformed URL for destination \"%s\" (expected sqlite:///path/to/file.db)",
-				     d->name);
+		return ferry_err_set(
+		    err, FERRY_EUSAGE,
+		    "malformed URL for destination \"%s\" (expected sqlite:///path/to/file.db)",
+		    d->name);
 	path = url + 9;
 	dir = strdup(path);
 	if (!dir)
@@ -329,19 +331,21 @@ static int dest_open(struct ferry_dest *d, struct ferry_err *err)
 	if (slash) {
 		*(slash == dir ? slash + 1 : slash) = '\0';
 		if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-			rc = ferry_err_set(err, FERRY_ENOTFOUND,
-					   "directory \"%s\" of SQLite destination \"%s\" does not exist "
-					   "(create it, or fix the path in the destination URL)",
-					   dir, d->name);
+			rc = ferry_err_set(
+			    err, FERRY_ENOTFOUND,
+			    "directory \"%s\" of SQLite destination \"%s\" does not exist "
+			    "(create it, or fix the path in the destination URL)",
+			    dir, d->name);
 			free(dir);
 			return rc;
 		}
 	}
 	free(dir);
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		return ferry_err_set(err, FERRY_EUSAGE,
-				     "\"%s\" of SQLite destination \"%s\" is a directory, not a database file",
-				     path, d->name);
+		return ferry_err_set(
+		    err, FERRY_EUSAGE,
+		    "\"%s\" of SQLite destination \"%s\" is a directory, not a database file", path,
+		    d->name);
 
 	p = calloc(1, sizeof(*p));
 	if (!p || !(p->path = strdup(path))) {
@@ -351,23 +355,25 @@ static int dest_open(struct ferry_dest *d, struct ferry_err *err)
 	ferry_buf_init(&p->sql, 0);
 	ferry_buf_init(&p->tmp, 0);
 	d->priv = p;
-	if (sqlite3_open_v2(path, &p->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-		ferry_err_set(err, FERRY_ECONNECT, "cannot open SQLite file \"%s\" of destination \"%s\": %s",
-			      path, d->name, p->db ? sqlite3_errmsg(p->db) : "out of memory");
+	if (sqlite3_open_v2(path, &p->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
+		ferry_err_set(err, FERRY_ECONNECT,
+		              "cannot open SQLite file \"%s\" of destination \"%s\": %s", path,
+		              d->name, p->db ? sqlite3_errmsg(p->db) : "out of memory");
 		err->retryable = false;
 		goto fail;
 	}
 	sqlite3_busy_timeout(p->db, BUSY_TIMEOUT_MS);
 	rc = sqlite3_exec(p->db,
-			  "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-			  "PRAGMA legacy_alter_table=ON; SELECT count(*) FROM sqlite_master",
-			  NULL, NULL, NULL);
+	                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+	                  "PRAGMA legacy_alter_table=ON; SELECT count(*) FROM sqlite_master",
+	                  NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		if (rc == SQLITE_NOTADB)
 			ferry_err_set(err, FERRY_EUSAGE,
-				      "file \"%s\" of destination \"%s\" is not a SQLite database "
-				      "(point the URL at a new or an existing SQLite file)",
-				      path, d->name);
+			              "file \"%s\" of destination \"%s\" is not a SQLite database "
+			              "(point the URL at a new or an existing SQLite file)",
+			              path, d->name);
 		else
 			db_err(d, err, "opening the database", NULL);
 		goto fail;
@@ -417,7 +423,7 @@ static void dest_close(struct ferry_dest *d)
 /* ---- state ------------------------------------------------------------ */
 
 static int ensure_state_table(struct ferry_dest *d, const struct ferry_write_opts *o,
-			      struct ferry_err *err)
+                              struct ferry_err *err)
 {
 	struct sqlite_dest *p = d->priv;
 	char *st = state_table(o);
@@ -429,7 +435,7 @@ static int ensure_state_table(struct ferry_dest *d, const struct ferry_write_opt
 	ferry_buf_adds(&p->tmp, "CREATE TABLE IF NOT EXISTS ");
 	add_ident(&p->tmp, st);
 	ferry_buf_adds(&p->tmp, " (state_key TEXT NOT NULL, stream TEXT NOT NULL, cursor TEXT, "
-				"updated_at TEXT, PRIMARY KEY (state_key, stream))");
+	                        "updated_at TEXT, PRIMARY KEY (state_key, stream))");
 	rc = exec_sql(d, p->tmp.data, "creating the state table", st, err);
 	free(st);
 	return rc;
@@ -437,7 +443,8 @@ static int ensure_state_table(struct ferry_dest *d, const struct ferry_write_opt
 
 /* Stores (cursor != NULL) or clears the stream's cursor, inside the caller's transaction. */
 static int put_cursor(struct ferry_dest *d, const struct ferry_write_opts *o, const char *stream,
-		      const char *cursor, const char *now, sqlite3_stmt **cache, struct ferry_err *err)
+                      const char *cursor, const char *now, sqlite3_stmt **cache,
+                      struct ferry_err *err)
 {
 	struct sqlite_dest *p = d->priv;
 	sqlite3_stmt *st = cache ? *cache : NULL;
@@ -450,9 +457,10 @@ static int put_cursor(struct ferry_dest *d, const struct ferry_write_opts *o, co
 		ferry_buf_reset(&p->tmp);
 		ferry_buf_adds(&p->tmp, "INSERT INTO ");
 		add_ident(&p->tmp, tab);
-		ferry_buf_adds(&p->tmp, " (state_key, stream, cursor, updated_at) VALUES (?1, ?2, ?3, ?4) "
-					"ON CONFLICT (state_key, stream) DO UPDATE SET "
-					"cursor = excluded.cursor, updated_at = excluded.updated_at");
+		ferry_buf_adds(&p->tmp,
+		               " (state_key, stream, cursor, updated_at) VALUES (?1, ?2, ?3, ?4) "
+		               "ON CONFLICT (state_key, stream) DO UPDATE SET "
+		               "cursor = excluded.cursor, updated_at = excluded.updated_at");
 		free(tab);
 		if (sqlite3_prepare_v2(p->db, p->tmp.data, -1, &st, NULL) != SQLITE_OK)
 			return db_err(d, err, "storing the cursor", NULL);
@@ -471,7 +479,8 @@ static int put_cursor(struct ferry_dest *d, const struct ferry_write_opts *o, co
 				rc = db_err(d, err, "clearing the cursor", NULL);
 		}
 		if (!rc) {
-			sqlite3_bind_text(del, 1, o->state_key ? o->state_key : "", -1, SQLITE_STATIC);
+			sqlite3_bind_text(del, 1, o->state_key ? o->state_key : "", -1,
+			                  SQLITE_STATIC);
 			sqlite3_bind_text(del, 2, stream, -1, SQLITE_STATIC);
 			if (sqlite3_step(del) != SQLITE_DONE)
 				rc = db_err(d, err, "clearing the cursor", NULL);
@@ -497,7 +506,7 @@ out:
 }
 
 static int dest_get_cursor(struct ferry_dest *d, const struct ferry_write_opts *o,
-			   const struct ferry_stream *s, char **cursor, struct ferry_err *err)
+                           const struct ferry_stream *s, char **cursor, struct ferry_err *err)
 {
 	struct sqlite_dest *p = d->priv;
 	sqlite3_stmt *st = NULL;
@@ -542,7 +551,7 @@ out:
 }
 
 static int dest_table_exists(struct ferry_dest *d, const struct ferry_write_opts *o,
-			     const struct ferry_stream *s, bool *exists, struct ferry_err *err)
+                             const struct ferry_stream *s, bool *exists, struct ferry_err *err)
 {
 	struct sqlite_dest *p = d->priv;
 	char *live = table_name(o, s, NULL);
@@ -559,10 +568,10 @@ static int dest_table_exists(struct ferry_dest *d, const struct ferry_write_opts
 /* ---- prepare / reset / abort ------------------------------------------ */
 
 static int dest_prepare(struct ferry_dest *d, const struct ferry_write_opts *o,
-			const struct ferry_stream *streams, int n, struct ferry_err *err)
+                        const struct ferry_stream *streams, int n, struct ferry_err *err)
 {
 	struct sqlite_dest *p = d->priv;
-	struct colset all = { 0 };
+	struct colset all = {0};
 	long long now = (long long)time(NULL);
 	int i, j, rc;
 
@@ -583,7 +592,7 @@ static int dest_prepare(struct ferry_dest *d, const struct ferry_write_opts *o,
 			if (suffix_unix(all.v[j], live, "_staging_") >= 0)
 				rc = drop_table(d, all.v[j], err);
 			else if ((t = suffix_unix(all.v[j], live, "_backup_")) >= 0 &&
-				 (o->backup_retention <= 0 || now - t >= o->backup_retention))
+			         (o->backup_retention <= 0 || now - t >= o->backup_retention))
 				rc = drop_table(d, all.v[j], err);
 		}
 		free(live);
@@ -593,10 +602,10 @@ static int dest_prepare(struct ferry_dest *d, const struct ferry_write_opts *o,
 }
 
 static int dest_reset(struct ferry_dest *d, const struct ferry_write_opts *o,
-		      const struct ferry_stream *streams, int n, struct ferry_err *err)
+                      const struct ferry_stream *streams, int n, struct ferry_err *err)
 {
 	struct sqlite_dest *p = d->priv;
-	struct colset all = { 0 };
+	struct colset all = {0};
 	int i, j, rc;
 
 	if ((rc = ensure_state_table(d, o, err)))
@@ -614,7 +623,8 @@ static int dest_reset(struct ferry_dest *d, const struct ferry_write_opts *o,
 			break;
 		}
 		for (j = 0; j < all.n && !rc; j++)
-			if (!strcmp(all.v[j], live) || suffix_unix(all.v[j], live, "_staging_") >= 0 ||
+			if (!strcmp(all.v[j], live) ||
+			    suffix_unix(all.v[j], live, "_staging_") >= 0 ||
 			    suffix_unix(all.v[j], live, "_backup_") >= 0)
 				rc = drop_table(d, all.v[j], err);
 		free(live);
@@ -631,10 +641,10 @@ out:
 }
 
 static void dest_abort(struct ferry_dest *d, const struct ferry_write_opts *o,
-		       const struct ferry_stream *streams, int n)
+                       const struct ferry_stream *streams, int n)
 {
 	struct sqlite_dest *p = d->priv;
-	struct ferry_err ignored = { 0 };
+	struct ferry_err ignored = {0};
 	int i;
 
 	if (!p)
@@ -662,7 +672,7 @@ static const char *decl_of(const struct ferry_column *c)
 
 /* Column definitions, PRIMARY KEY and metadata columns of a CREATE TABLE. */
 static int create_table_sql(struct ferry_buf *q, const char *name, const struct ferry_stream *s,
-			    bool deleted_at)
+                            bool deleted_at)
 {
 	int i;
 
@@ -697,8 +707,8 @@ static int create_table_sql(struct ferry_buf *q, const char *name, const struct 
 
 /* Secondary indexes of the stream on table; suffix keeps index names unique per run. */
 static int create_indexes(struct ferry_dest *d, const char *table, const char *base,
-			  const struct ferry_stream *s, const char *suffix, bool if_not_exists,
-			  struct ferry_err *err)
+                          const struct ferry_stream *s, const char *suffix, bool if_not_exists,
+                          struct ferry_err *err)
 {
 	struct sqlite_dest *p = d->priv;
 	int i, j, rc;
@@ -707,7 +717,7 @@ static int create_indexes(struct ferry_dest *d, const char *table, const char *b
 		const struct ferry_index *ix = &s->indexes[i];
 		ferry_buf_reset(&p->sql);
 		ferry_buf_addf(&p->sql, "CREATE %sINDEX %s", ix->unique ? "UNIQUE " : "",
-			       if_not_exists ? "IF NOT EXISTS " : "");
+		               if_not_exists ? "IF NOT EXISTS " : "");
 		ferry_buf_reset(&p->tmp);
 		ferry_buf_addf(&p->tmp, "%s__%s%s", base, ix->name ? ix->name : "idx", suffix);
 		add_ident(&p->sql, p->tmp.data);
@@ -716,8 +726,9 @@ static int create_indexes(struct ferry_dest *d, const char *table, const char *b
 		ferry_buf_adds(&p->sql, " (");
 		for (j = 0; j < ix->ncols; j++) {
 			if (ix->cols[j] < 0 || ix->cols[j] >= s->ncols)
-				return ferry_err_set(err, FERRY_EINTERNAL, "index %s names column %d of %d",
-						     ix->name, ix->cols[j], s->ncols);
+				return ferry_err_set(err, FERRY_EINTERNAL,
+				                     "index %s names column %d of %d", ix->name,
+				                     ix->cols[j], s->ncols);
 			if (j)
 				ferry_buf_adds(&p->sql, ", ");
 			add_ident(&p->sql, s->cols[ix->cols[j]].name);
@@ -731,7 +742,7 @@ static int create_indexes(struct ferry_dest *d, const char *table, const char *b
 
 /* Adds the stream's columns that table lacks (ALTER TABLE ADD COLUMN cannot add NOT NULL). */
 static int add_missing_columns(struct ferry_dest *d, const char *table, const struct colset *have,
-			       const struct ferry_stream *s, bool deleted_at, struct ferry_err *err)
+                               const struct ferry_stream *s, bool deleted_at, struct ferry_err *err)
 {
 	struct sqlite_dest *p = d->priv;
 	int i, rc;
@@ -770,7 +781,7 @@ static int add_missing_columns(struct ferry_dest *d, const char *table, const st
  * run would insert the rows again.
  */
 static int has_unique_key(struct sqlite_dest *p, const char *table, const struct ferry_stream *s,
-			  const struct colset *have, bool *ok)
+                          const struct colset *have, bool *ok)
 {
 	sqlite3_stmt *il = NULL, *ii = NULL;
 	int i, n = 0, rc;
@@ -791,9 +802,11 @@ static int has_unique_key(struct sqlite_dest *p, const char *table, const struct
 		return 0;
 	}
 indexes:
-	if (sqlite3_prepare_v2(p->db, "SELECT name FROM pragma_index_list(?1) WHERE \"unique\" AND partial = 0",
-			       -1, &il, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(p->db, "SELECT name FROM pragma_index_info(?1)", -1, &ii, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+	        p->db, "SELECT name FROM pragma_index_list(?1) WHERE \"unique\" AND partial = 0",
+	        -1, &il, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(p->db, "SELECT name FROM pragma_index_info(?1)", -1, &ii, NULL) !=
+	        SQLITE_OK) {
 		rc = -1;
 		goto out;
 	}
@@ -802,7 +815,8 @@ indexes:
 		int cnt = 0;
 		bool all_in = true;
 		sqlite3_reset(ii);
-		sqlite3_bind_text(ii, 1, (const char *)sqlite3_column_text(il, 0), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(ii, 1, (const char *)sqlite3_column_text(il, 0), -1,
+		                  SQLITE_TRANSIENT);
 		while (sqlite3_step(ii) == SQLITE_ROW) {
 			const char *c = (const char *)sqlite3_column_text(ii, 0);
 			int pos = c ? ferry_stream_column(s, c) : -1;
@@ -839,7 +853,7 @@ static int alloc_fields(struct sqlite_dest *p, int n)
 
 /* INSERT (columns, _ferry_synced_at) VALUES (?1..?n, ?n+1) [ON CONFLICT DO NOTHING] */
 static int prepare_insert(struct ferry_dest *d, const struct ferry_stream *s, bool upsert,
-			  struct ferry_err *err)
+                          struct ferry_err *err)
 {
 	struct sqlite_dest *p = d->priv;
 	int i;
@@ -928,7 +942,7 @@ static int prepare_update(struct ferry_dest *d, const struct ferry_stream *s, st
 }
 
 static int stream_setup(struct ferry_dest *d, const struct ferry_write_opts *o,
-			const struct ferry_stream *s, char *table, struct ferry_err *err)
+                        const struct ferry_stream *s, char *table, struct ferry_err *err)
 {
 	struct sqlite_dest *p = d->priv;
 
@@ -940,10 +954,10 @@ static int stream_setup(struct ferry_dest *d, const struct ferry_write_opts *o,
 }
 
 static int dest_stream_begin(struct ferry_dest *d, const struct ferry_write_opts *o,
-			     const struct ferry_stream *s, struct ferry_err *err)
+                             const struct ferry_stream *s, struct ferry_err *err)
 {
 	struct sqlite_dest *p = d->priv;
-	struct colset have = { 0 };
+	struct colset have = {0};
 	char *table;
 	bool exists = false, ok;
 	int rc;
@@ -964,11 +978,12 @@ static int dest_stream_begin(struct ferry_dest *d, const struct ferry_write_opts
 	}
 
 	if (s->npk == 0)
-		return ferry_err_set(err, FERRY_ECONFIG,
-				     "stream \"%s\" has no primary key, which an incremental sync needs to "
-				     "upsert rows (name one with --set pk.%s=col1,col2 on the source, or "
-				     "sync it with --full)",
-				     s->name, s->name);
+		return ferry_err_set(
+		    err, FERRY_ECONFIG,
+		    "stream \"%s\" has no primary key, which an incremental sync needs to "
+		    "upsert rows (name one with --set pk.%s=col1,col2 on the source, or "
+		    "sync it with --full)",
+		    s->name, s->name);
 	if (!(table = table_name(o, s, NULL)))
 		return oom(err);
 	if ((rc = stream_setup(d, o, s, table, err)))
@@ -994,11 +1009,12 @@ static int dest_stream_begin(struct ferry_dest *d, const struct ferry_write_opts
 			goto fail;
 		}
 		if (!ok) {
-			rc = ferry_err_set(err, FERRY_ECONFIG,
-					   "table \"%s\" of destination \"%s\" has no primary key or unique "
-					   "index on the key of stream \"%s\", so rows cannot be upserted "
-					   "(run `ferry sync --full --reset` once to recreate it)",
-					   table, d->name, s->name);
+			rc = ferry_err_set(
+			    err, FERRY_ECONFIG,
+			    "table \"%s\" of destination \"%s\" has no primary key or unique "
+			    "index on the key of stream \"%s\", so rows cannot be upserted "
+			    "(run `ferry sync --full --reset` once to recreate it)",
+			    table, d->name, s->name);
 			goto fail;
 		}
 		p->has_deleted_at = colset_find(&have, DELETED_AT) >= 0;
@@ -1034,7 +1050,8 @@ static int decode_bytea(struct ferry_buf *f)
 			if (i + 1 >= n)
 				return -1;
 			hi = s[i] >= '0' && s[i] <= '9' ? s[i] - '0' : (s[i] | 32) - 'a' + 10;
-			lo = s[i + 1] >= '0' && s[i + 1] <= '9' ? s[i + 1] - '0' : (s[i + 1] | 32) - 'a' + 10;
+			lo = s[i + 1] >= '0' && s[i + 1] <= '9' ? s[i + 1] - '0'
+			                                        : (s[i + 1] | 32) - 'a' + 10;
 			if (hi < 0 || hi > 15 || lo < 0 || lo > 15)
 				return -1;
 			*w++ = (char)(hi * 16 + lo);
@@ -1048,8 +1065,10 @@ static int decode_bytea(struct ferry_buf *f)
 				*w++ = '\\';
 				i += 2;
 			} else if (i + 3 < n && s[i + 1] >= '0' && s[i + 1] <= '3' &&
-				   s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
-				*w++ = (char)((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+			           s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' &&
+			           s[i + 3] <= '7') {
+				*w++ = (char)((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 +
+				              (s[i + 3] - '0'));
 				i += 4;
 			} else {
 				return -1;
@@ -1062,8 +1081,8 @@ static int decode_bytea(struct ferry_buf *f)
 
 static int parse_bool(const char *s)
 {
-	static const char *const yes[] = { "t", "true", "1", "y", "yes", "on" };
-	static const char *const no[] = { "f", "false", "0", "n", "no", "off" };
+	static const char *const yes[] = {"t", "true", "1", "y", "yes", "on"};
+	static const char *const no[] = {"f", "false", "0", "n", "no", "off"};
 	size_t i;
 
 	for (i = 0; i < sizeof(yes) / sizeof(*yes); i++) {
@@ -1076,21 +1095,21 @@ static int parse_bool(const char *s)
 }
 
 static int bad_field(struct ferry_dest *d, const struct ferry_stream *s, int col, long long row,
-		     const char *what, struct ferry_err *err)
+                     const char *what, struct ferry_err *err)
 {
 	struct sqlite_dest *p = d->priv;
 	const char *v = p->fields[col].data;
 
 	return ferry_err_set(err, FERRY_EDEST,
-			     "value '%.40s%s' of column \"%s\" (row %lld of this batch) is not %s: "
-			     "cannot write it to table \"%s\" of destination \"%s\"",
-			     v, strlen(v) > 40 ? "..." : "", s->cols[col].name, row, what, p->table,
-			     d->name);
+	                     "value '%.40s%s' of column \"%s\" (row %lld of this batch) is not %s: "
+	                     "cannot write it to table \"%s\" of destination \"%s\"",
+	                     v, strlen(v) > 40 ? "..." : "", s->cols[col].name, row, what, p->table,
+	                     d->name);
 }
 
 /* Binds field col (already decoded into p->fields[col]) as parameter col+1 of st. */
 static int bind_field(struct ferry_dest *d, sqlite3_stmt *st, const struct ferry_stream *s, int col,
-		      long long row, struct ferry_err *err)
+                      long long row, struct ferry_err *err)
 {
 	struct sqlite_dest *p = d->priv;
 	struct ferry_buf *f = &p->fields[col];
@@ -1098,7 +1117,9 @@ static int bind_field(struct ferry_dest *d, sqlite3_stmt *st, const struct ferry
 	int b;
 
 	if (p->nulls[col])
-		return sqlite3_bind_null(st, col + 1) == SQLITE_OK ? 0 : db_err(d, err, "binding", p->table);
+		return sqlite3_bind_null(st, col + 1) == SQLITE_OK
+		           ? 0
+		           : db_err(d, err, "binding", p->table);
 	switch (s->cols[col].kind) {
 	case FERRY_K_INT: {
 		long long v;
@@ -1121,7 +1142,8 @@ static int bind_field(struct ferry_dest *d, sqlite3_stmt *st, const struct ferry
 	}
 	case FERRY_K_BOOL:
 		if ((b = parse_bool(f->data)) < 0)
-			return bad_field(d, s, col, row, "a boolean (t, true, 1, f, false, 0)", err);
+			return bad_field(d, s, col, row, "a boolean (t, true, 1, f, false, 0)",
+			                 err);
 		sqlite3_bind_int(st, col + 1, b);
 		return 0;
 	case FERRY_K_BYTEA: /* decoded by decode_line */
@@ -1135,7 +1157,7 @@ static int bind_field(struct ferry_dest *d, sqlite3_stmt *st, const struct ferry
 
 /* Decodes one COPY line into p->fields / p->nulls. */
 static int decode_line(struct ferry_dest *d, const struct ferry_stream *s, const char *line,
-		       const char *end, long long row, struct ferry_err *err)
+                       const char *end, long long row, struct ferry_err *err)
 {
 	struct sqlite_dest *p = d->priv;
 	struct ferry_copy_fields it;
@@ -1152,26 +1174,29 @@ static int decode_line(struct ferry_dest *d, const struct ferry_stream *s, const
 			ferry_buf_release(&extra);
 		}
 		if (rc < 0)
-			return ferry_err_set(err, rc, "cannot decode row %lld of this batch for table \"%s\"",
-					     row, p->table);
+			return ferry_err_set(
+			    err, rc, "cannot decode row %lld of this batch for table \"%s\"", row,
+			    p->table);
 		if (rc == 0)
 			break;
 		i++;
 	}
 	if (i != s->ncols)
-		return ferry_err_set(err, FERRY_EINTERNAL,
-				     "row %lld of this batch has %d fields but stream \"%s\" has %d columns: "
-				     "cannot write it to table \"%s\" of destination \"%s\"",
-				     row, i, s->name, s->ncols, p->table, d->name);
+		return ferry_err_set(
+		    err, FERRY_EINTERNAL,
+		    "row %lld of this batch has %d fields but stream \"%s\" has %d columns: "
+		    "cannot write it to table \"%s\" of destination \"%s\"",
+		    row, i, s->name, s->ncols, p->table, d->name);
 	/* in place, once per row: the INSERT and the UPDATE bind the same bytes */
 	for (i = 0; i < s->ncols; i++)
 		if (s->cols[i].kind == FERRY_K_BYTEA && !p->nulls[i] && decode_bytea(&p->fields[i]))
-			return bad_field(d, s, i, row, "PostgreSQL bytea text (\\x followed by hex)", err);
+			return bad_field(d, s, i, row,
+			                 "PostgreSQL bytea text (\\x followed by hex)", err);
 	return 0;
 }
 
 static int bind_row(struct ferry_dest *d, sqlite3_stmt *st, const struct ferry_stream *s,
-		    long long row, const char *now, struct ferry_err *err)
+                    long long row, const char *now, struct ferry_err *err)
 {
 	int i, rc;
 
@@ -1184,7 +1209,7 @@ static int bind_row(struct ferry_dest *d, sqlite3_stmt *st, const struct ferry_s
 }
 
 static int step_row(struct ferry_dest *d, sqlite3_stmt *st, const struct ferry_stream *s,
-		    long long row, struct ferry_err *err)
+                    long long row, struct ferry_err *err)
 {
 	struct sqlite_dest *p = d->priv;
 	int rc = sqlite3_step(st);
@@ -1195,14 +1220,16 @@ static int step_row(struct ferry_dest *d, sqlite3_stmt *st, const struct ferry_s
 	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
 		if (sqlite3_extended_errcode(p->db) == SQLITE_CONSTRAINT_PRIMARYKEY ||
 		    sqlite3_extended_errcode(p->db) == SQLITE_CONSTRAINT_UNIQUE)
-			return ferry_err_set(err, FERRY_EDEST,
-					     "row %lld of this batch repeats a primary key of stream \"%s\" "
-					     "(%s) in table \"%s\" of destination \"%s\": the key is not "
-					     "unique in the source (choose another with --set pk.%s=...)",
-					     row, s->name, sqlite3_errmsg(p->db), p->table, d->name, s->name);
-		rc = ferry_err_set(err, FERRY_EDEST, "row %lld of this batch was refused by table \"%s\" "
-				   "of destination \"%s\": %s",
-				   row, p->table, d->name, sqlite3_errmsg(p->db));
+			return ferry_err_set(
+			    err, FERRY_EDEST,
+			    "row %lld of this batch repeats a primary key of stream \"%s\" "
+			    "(%s) in table \"%s\" of destination \"%s\": the key is not "
+			    "unique in the source (choose another with --set pk.%s=...)",
+			    row, s->name, sqlite3_errmsg(p->db), p->table, d->name, s->name);
+		rc = ferry_err_set(err, FERRY_EDEST,
+		                   "row %lld of this batch was refused by table \"%s\" "
+		                   "of destination \"%s\": %s",
+		                   row, p->table, d->name, sqlite3_errmsg(p->db));
 		err->retryable = false;
 		return rc;
 	}
@@ -1213,8 +1240,8 @@ static int step_row(struct ferry_dest *d, sqlite3_stmt *st, const struct ferry_s
 /* ---- write ------------------------------------------------------------ */
 
 static int dest_write(struct ferry_dest *d, const struct ferry_write_opts *o,
-		      const struct ferry_stream *s, const struct ferry_batch *b, const char *cursor,
-		      struct ferry_counts *c, struct ferry_err *err)
+                      const struct ferry_stream *s, const struct ferry_batch *b, const char *cursor,
+                      struct ferry_counts *c, struct ferry_err *err)
 {
 	struct sqlite_dest *p = d->priv;
 	const char *line = b->data.data, *end = b->data.data + b->data.len, *nl;
@@ -1224,11 +1251,11 @@ static int dest_write(struct ferry_dest *d, const struct ferry_write_opts *o,
 
 	if (!p->cur || strcmp(p->cur, s->name) || p->ncols != s->ncols)
 		return ferry_err_set(err, FERRY_EINTERNAL,
-				     "write() of stream \"%s\" without stream_begin()", s->name);
+		                     "write() of stream \"%s\" without stream_begin()", s->name);
 	now_iso(now);
 	if (sqlite3_get_autocommit(p->db) &&
 	    (rc = exec_sql(d, o->mode == FERRY_MODE_FULL ? "BEGIN" : "BEGIN IMMEDIATE",
-			   "starting a transaction", p->table, err)))
+	                   "starting a transaction", p->table, err)))
 		return rc;
 	for (; line < end; line = nl + 1) {
 		nl = memchr(line, '\n', (size_t)(end - line));
@@ -1236,7 +1263,8 @@ static int dest_write(struct ferry_dest *d, const struct ferry_write_opts *o,
 			nl = end;
 		row++;
 		if ((rc = decode_line(d, s, line, nl, row, err)) ||
-		    (rc = bind_row(d, p->ins, s, row, now, err)) || (rc = step_row(d, p->ins, s, row, err)))
+		    (rc = bind_row(d, p->ins, s, row, now, err)) ||
+		    (rc = step_row(d, p->ins, s, row, err)))
 			goto fail;
 		if (o->mode == FERRY_MODE_FULL || sqlite3_changes(p->db) == 1) {
 			ins++;
@@ -1246,7 +1274,8 @@ static int dest_write(struct ferry_dest *d, const struct ferry_write_opts *o,
 			same++;
 			continue;
 		}
-		if ((rc = bind_row(d, p->upd, s, row, now, err)) || (rc = step_row(d, p->upd, s, row, err)))
+		if ((rc = bind_row(d, p->upd, s, row, now, err)) ||
+		    (rc = step_row(d, p->upd, s, row, err)))
 			goto fail;
 		if (sqlite3_changes(p->db) == 1)
 			upd++;
@@ -1270,7 +1299,7 @@ fail:
 }
 
 static int dest_stream_end(struct ferry_dest *d, const struct ferry_write_opts *o,
-			   const struct ferry_stream *s, struct ferry_err *err)
+                           const struct ferry_stream *s, struct ferry_err *err)
 {
 	struct sqlite_dest *p = d->priv;
 	char sfx[40], *live = NULL;
@@ -1280,7 +1309,8 @@ static int dest_stream_end(struct ferry_dest *d, const struct ferry_write_opts *
 		if (!sqlite3_get_autocommit(p->db) &&
 		    (rc = exec_sql(d, "COMMIT", "finishing the load", p->table, err)))
 			goto out;
-		/* indexes after the load: building them once is faster than maintaining them per row */
+		/* indexes after the load: building them once is faster than maintaining them per
+		 * row */
 		snprintf(sfx, sizeof(sfx), "_%lld", o->run_unix);
 		if (!(live = table_name(o, s, NULL)))
 			rc = oom(err);
@@ -1298,7 +1328,7 @@ out:
 /* ---- the swap --------------------------------------------------------- */
 
 static int query_ll(struct ferry_dest *d, const char *sql, long long *out, const char *table,
-		    struct ferry_err *err)
+                    struct ferry_err *err)
 {
 	struct sqlite_dest *p = d->priv;
 	sqlite3_stmt *st = NULL;
@@ -1314,7 +1344,8 @@ static int query_ll(struct ferry_dest *d, const char *sql, long long *out, const
 	return rc;
 }
 
-/* Whether a view or another table's trigger mentions the table (then renaming it would orphan them). */
+/* Whether a view or another table's trigger mentions the table (then renaming it would orphan
+ * them). */
 static int has_dependents(struct ferry_dest *d, const char *live, bool *deps, struct ferry_err *err)
 {
 	struct sqlite_dest *p = d->priv;
@@ -1322,10 +1353,10 @@ static int has_dependents(struct ferry_dest *d, const char *live, bool *deps, st
 	int rc;
 
 	if (sqlite3_prepare_v2(p->db,
-			       "SELECT count(*) FROM sqlite_master WHERE sql IS NOT NULL AND "
-			       "(type = 'view' OR (type = 'trigger' AND tbl_name <> ?1)) "
-			       "AND instr(lower(sql), lower(?1)) > 0",
-			       -1, &st, NULL) != SQLITE_OK)
+	                       "SELECT count(*) FROM sqlite_master WHERE sql IS NOT NULL AND "
+	                       "(type = 'view' OR (type = 'trigger' AND tbl_name <> ?1)) "
+	                       "AND instr(lower(sql), lower(?1)) > 0",
+	                       -1, &st, NULL) != SQLITE_OK)
 		return db_err(d, err, "looking for dependent views", live);
 	sqlite3_bind_text(st, 1, live, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
@@ -1346,18 +1377,20 @@ static void add_absent(struct ferry_buf *q, const char *staging, const struct fe
 		const char *k = s->cols[s->pk[i]].name;
 		if (i)
 			ferry_buf_adds(q, " AND ");
-		ferry_buf_adds(q, "s."), add_ident(q, k), ferry_buf_adds(q, " = l."), add_ident(q, k);
+		ferry_buf_adds(q, "s."), add_ident(q, k), ferry_buf_adds(q, " = l."),
+		    add_ident(q, k);
 	}
 	ferry_buf_addc(q, ')');
 }
 
 static int swap_one(struct ferry_dest *d, const struct ferry_write_opts *o,
-		    const struct ferry_stream *s, const char *now, struct ferry_counts *cnt,
-		    struct ferry_err *err)
+                    const struct ferry_stream *s, const char *now, struct ferry_counts *cnt,
+                    struct ferry_err *err)
 {
 	struct sqlite_dest *p = d->priv;
-	char *live = table_name(o, s, NULL), *staging = staging_name(o, s), *backup = backup_name(o, s);
-	struct colset lc = { 0 }, sc = { 0 };
+	char *live = table_name(o, s, NULL), *staging = staging_name(o, s),
+	     *backup = backup_name(o, s);
+	struct colset lc = {0}, sc = {0};
 	bool live_exists = false, staging_exists = false, deps = false, keys_ok;
 	int i, rc = 0;
 
@@ -1370,10 +1403,11 @@ static int swap_one(struct ferry_dest *d, const struct ferry_write_opts *o,
 		goto out;
 	}
 	if (!staging_exists) {
-		rc = ferry_err_set(err, FERRY_EINTERNAL,
-				   "staging table \"%s\" of destination \"%s\" is missing at the swap "
-				   "(was the stream loaded?)",
-				   staging, d->name);
+		rc = ferry_err_set(
+		    err, FERRY_EINTERNAL,
+		    "staging table \"%s\" of destination \"%s\" is missing at the swap "
+		    "(was the stream loaded?)",
+		    staging, d->name);
 		goto out;
 	}
 	ferry_buf_reset(&p->sql);
@@ -1395,7 +1429,8 @@ static int swap_one(struct ferry_dest *d, const struct ferry_write_opts *o,
 			keys_ok &= colset_find(&lc, s->cols[s->pk[i]].name) >= 0;
 
 		if (keys_ok) {
-			/* deleted = live rows (not already soft-deleted) whose key is not in staging */
+			/* deleted = live rows (not already soft-deleted) whose key is not in
+			 * staging */
 			ferry_buf_reset(&p->sql);
 			ferry_buf_adds(&p->sql, "SELECT count(*) FROM ");
 			add_ident(&p->sql, live);
@@ -1419,7 +1454,8 @@ static int swap_one(struct ferry_dest *d, const struct ferry_write_opts *o,
 					continue;
 				add_ident(&p->sql, sc.v[i]);
 				ferry_buf_adds(&p->sql, ", ");
-				if (!strcmp(sc.v[i], SYNCED_AT) && colset_find(&lc, SYNCED_AT) < 0) {
+				if (!strcmp(sc.v[i], SYNCED_AT) &&
+				    colset_find(&lc, SYNCED_AT) < 0) {
 					ferry_buf_addf(&p->tmp, "'%s', ", now);
 				} else {
 					ferry_buf_adds(&p->tmp, "l.");
@@ -1430,7 +1466,8 @@ static int swap_one(struct ferry_dest *d, const struct ferry_write_opts *o,
 			ferry_buf_adds(&p->sql, "\"" DELETED_AT "\") SELECT ");
 			ferry_buf_add(&p->sql, p->tmp.data, p->tmp.len);
 			if (live_del)
-				ferry_buf_addf(&p->sql, "coalesce(l.\"" DELETED_AT "\", '%s')", now);
+				ferry_buf_addf(&p->sql, "coalesce(l.\"" DELETED_AT "\", '%s')",
+				               now);
 			else
 				ferry_buf_addf(&p->sql, "'%s'", now);
 			ferry_buf_adds(&p->sql, " FROM ");
@@ -1476,7 +1513,8 @@ static int swap_one(struct ferry_dest *d, const struct ferry_write_opts *o,
 			add_ident(&p->sql, live);
 			ferry_buf_adds(&p->sql, " RENAME TO ");
 			add_ident(&p->sql, backup);
-			if ((rc = exec_sql(d, p->sql.data, "moving the old table aside", live, err)))
+			if ((rc =
+			         exec_sql(d, p->sql.data, "moving the old table aside", live, err)))
 				goto out;
 		}
 		ferry_buf_reset(&p->sql);
@@ -1497,8 +1535,8 @@ out:
 }
 
 static int dest_commit_full(struct ferry_dest *d, const struct ferry_write_opts *o,
-			    const struct ferry_stream *streams, int n, char *const *cursors,
-			    struct ferry_counts *counts, struct ferry_err *err)
+                            const struct ferry_stream *streams, int n, char *const *cursors,
+                            struct ferry_counts *counts, struct ferry_err *err)
 {
 	struct sqlite_dest *p = d->priv;
 	char now[32];
@@ -1515,7 +1553,8 @@ static int dest_commit_full(struct ferry_dest *d, const struct ferry_write_opts 
 		if ((rc = swap_one(d, o, &streams[i], now, &counts[i], err)))
 			goto fail;
 		if (!o->keep_cursor &&
-		    (rc = put_cursor(d, o, streams[i].name, cursors ? cursors[i] : NULL, now, NULL, err)))
+		    (rc = put_cursor(d, o, streams[i].name, cursors ? cursors[i] : NULL, now, NULL,
+		                     err)))
 			goto fail;
 	}
 	if ((rc = ferry_fault_hit(d->fault, "swap", err)))
@@ -1524,7 +1563,7 @@ static int dest_commit_full(struct ferry_dest *d, const struct ferry_write_opts 
 		goto fail;
 
 	if (o->backup_retention <= 0) {
-		struct ferry_err ignored = { 0 };
+		struct ferry_err ignored = {0};
 		for (i = 0; i < n; i++) {
 			char *backup = backup_name(o, &streams[i]);
 			if (backup)
@@ -1539,17 +1578,17 @@ fail:
 }
 
 const struct ferry_dest_ops ferry_dest_sqlite = {
-	.type = "sqlite",
-	.scheme = "sqlite://",
-	.open = dest_open,
-	.prepare = dest_prepare,
-	.get_cursor = dest_get_cursor,
-	.table_exists = dest_table_exists,
-	.stream_begin = dest_stream_begin,
-	.write = dest_write,
-	.stream_end = dest_stream_end,
-	.commit_full = dest_commit_full,
-	.abort = dest_abort,
-	.reset = dest_reset,
-	.close = dest_close,
+    .type = "sqlite",
+    .scheme = "sqlite://",
+    .open = dest_open,
+    .prepare = dest_prepare,
+    .get_cursor = dest_get_cursor,
+    .table_exists = dest_table_exists,
+    .stream_begin = dest_stream_begin,
+    .write = dest_write,
+    .stream_end = dest_stream_end,
+    .commit_full = dest_commit_full,
+    .abort = dest_abort,
+    .reset = dest_reset,
+    .close = dest_close,
 };

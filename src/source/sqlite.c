@@ -35,22 +35,22 @@ struct sqlite_src {
 	/* the stream being read, between begin() and end() */
 	const struct ferry_stream *s;
 	sqlite3_stmt *stmt;
-	char **decls;          /* declared SQLite type per stream column */
-	bool has_rowid;        /* the last result column is the rowid */
-	bool pending;          /* stmt holds a row not yet encoded (batch was full) */
+	char **decls;   /* declared SQLite type per stream column */
+	bool has_rowid; /* the last result column is the rowid */
+	bool pending;   /* stmt holds a row not yet encoded (batch was full) */
 	bool done;
-	long long rowno;       /* rows stepped so far, for messages without rowid */
+	long long rowno; /* rows stepped so far, for messages without rowid */
 	long long batch_rows;
 	long long batch_bytes; /* 0: no limit */
 	struct ferry_buf tmp;
 };
 
 static const struct ferry_setting_spec settings[] = {
-	{ "path", true, false, "the SQLite database file to read" },
-	{ "tables", false, false, "comma-separated tables to sync (default: every table)" },
-	{ "cursor.", false, false, "cursor.TABLE=column: the column incremental syncs read after" },
-	{ "pk.", false, false, "pk.TABLE=col1,col2: the primary key when the table declares none" },
-	{ NULL, false, false, NULL },
+    {"path", true, false, "the SQLite database file to read"},
+    {"tables", false, false, "comma-separated tables to sync (default: every table)"},
+    {"cursor.", false, false, "cursor.TABLE=column: the column incremental syncs read after"},
+    {"pk.", false, false, "pk.TABLE=col1,col2: the primary key when the table declares none"},
+    {NULL, false, false, NULL},
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -73,7 +73,7 @@ static int sql_err(struct ferry_source *src, struct ferry_err *err, const char *
 	struct sqlite_src *p = src->priv;
 	int code = p && p->db ? sqlite3_errcode(p->db) : SQLITE_ERROR;
 	int rc = ferry_err_set(err, FERRY_ESOURCE, "%s failed in SQLite source \"%s\": %s", what,
-			       src->name, p && p->db ? sqlite3_errmsg(p->db) : "no database");
+	                       src->name, p && p->db ? sqlite3_errmsg(p->db) : "no database");
 
 	err->retryable = code == SQLITE_BUSY || code == SQLITE_LOCKED || code == SQLITE_IOERR;
 	return rc;
@@ -117,7 +117,8 @@ static bool looks_numeric(const char *s, size_t n, bool integer_only)
 		s++;
 	if (!integer_only) {
 		size_t r = (size_t)(e - s);
-		if ((r == 3 && !strncasecmp(s, "nan", 3)) || (r == 3 && !strncasecmp(s, "inf", 3)) ||
+		if ((r == 3 && !strncasecmp(s, "nan", 3)) ||
+		    (r == 3 && !strncasecmp(s, "inf", 3)) ||
 		    (r == 8 && !strncasecmp(s, "infinity", 8)))
 			return true;
 	}
@@ -147,8 +148,8 @@ static bool looks_numeric(const char *s, size_t n, bool integer_only)
 
 static int bool_text(const char *s, size_t n)
 {
-	static const char *const yes[] = { "t", "true", "y", "yes", "on", "1" };
-	static const char *const no[] = { "f", "false", "n", "no", "off", "0" };
+	static const char *const yes[] = {"t", "true", "y", "yes", "on", "1"};
+	static const char *const no[] = {"f", "false", "n", "no", "off", "0"};
 	size_t i;
 
 	while (n && (*s == ' ' || *s == '\t'))
@@ -200,26 +201,30 @@ static int src_open(struct ferry_source *src, struct ferry_err *err)
 	int rc;
 
 	if (!path || !*path)
-		return ferry_err_set(err, FERRY_EUSAGE,
-				     "SQLite source \"%s\" has no path (set it with --set path=FILE)",
-				     src->name);
+		return ferry_err_set(
+		    err, FERRY_EUSAGE,
+		    "SQLite source \"%s\" has no path (set it with --set path=FILE)", src->name);
 	if (stat(path, &st) != 0)
 		return ferry_err_set(err, FERRY_ENOTFOUND,
-				     "SQLite file \"%s\" of source \"%s\" does not exist", path, src->name);
+		                     "SQLite file \"%s\" of source \"%s\" does not exist", path,
+		                     src->name);
 	if (S_ISDIR(st.st_mode))
-		return ferry_err_set(err, FERRY_EUSAGE,
-				     "\"%s\" of source \"%s\" is a directory, not a SQLite database file",
-				     path, src->name);
+		return ferry_err_set(
+		    err, FERRY_EUSAGE,
+		    "\"%s\" of source \"%s\" is a directory, not a SQLite database file", path,
+		    src->name);
 	p = calloc(1, sizeof(*p));
 	if (!p || !(p->path = strdup(path))) {
 		free(p);
-		return ferry_err_set(err, FERRY_ENOMEM, "out of memory opening source \"%s\"", src->name);
+		return ferry_err_set(err, FERRY_ENOMEM, "out of memory opening source \"%s\"",
+		                     src->name);
 	}
 	ferry_buf_init(&p->tmp, 0);
 	src->priv = p;
 	if (sqlite3_open_v2(path, &p->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		rc = ferry_err_set(err, FERRY_ECONNECT, "cannot open SQLite file \"%s\" of source \"%s\": %s",
-				   path, src->name, p->db ? sqlite3_errmsg(p->db) : "out of memory");
+		rc = ferry_err_set(err, FERRY_ECONNECT,
+		                   "cannot open SQLite file \"%s\" of source \"%s\": %s", path,
+		                   src->name, p->db ? sqlite3_errmsg(p->db) : "out of memory");
 		err->retryable = false;
 		goto fail;
 	}
@@ -230,12 +235,13 @@ static int src_open(struct ferry_source *src, struct ferry_err *err)
 		int code = rc;
 		if (rc == SQLITE_NOTADB) {
 			rc = ferry_err_set(err, FERRY_EUSAGE,
-					   "file \"%s\" of source \"%s\" is not a SQLite database (check --set path=)",
-					   path, src->name);
+			                   "file \"%s\" of source \"%s\" is not a SQLite database "
+			                   "(check --set path=)",
+			                   path, src->name);
 		} else {
 			rc = ferry_err_set(err, FERRY_ECONNECT,
-					   "cannot read SQLite file \"%s\" of source \"%s\": %s", path,
-					   src->name, sqlite3_errmsg(p->db));
+			                   "cannot read SQLite file \"%s\" of source \"%s\": %s",
+			                   path, src->name, sqlite3_errmsg(p->db));
 			err->retryable = code == SQLITE_BUSY || code == SQLITE_LOCKED;
 		}
 		goto fail;
@@ -367,19 +373,19 @@ static void join_names(const struct names *l, struct ferry_buf *b)
 }
 
 static int list_tables(struct ferry_source *src, struct names *out, bool with_views,
-		       struct ferry_err *err)
+                       struct ferry_err *err)
 {
 	struct sqlite_src *p = src->priv;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	rc = sqlite3_prepare_v2(p->db,
-				with_views
-				? "SELECT name FROM sqlite_master WHERE type IN ('table','view') "
-				  "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
-				: "SELECT name FROM sqlite_master WHERE type = 'table' "
-				  "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
-				-1, &st, NULL);
+	rc = sqlite3_prepare_v2(
+	    p->db,
+	    with_views ? "SELECT name FROM sqlite_master WHERE type IN ('table','view') "
+	                 "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+	               : "SELECT name FROM sqlite_master WHERE type = 'table' "
+	                 "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+	    -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return sql_err(src, err, "listing tables");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -407,17 +413,17 @@ static int column_list_msg(const struct ferry_stream *s, struct ferry_buf *b)
 
 /* pk.TABLE: names -> positions. */
 static int apply_pk_setting(struct ferry_source *src, struct ferry_stream *s, const char *val,
-			    struct ferry_err *err)
+                            struct ferry_err *err)
 {
 	struct sqlite_src *p = src->priv;
-	struct names cols = { 0 };
+	struct names cols = {0};
 	int i, rc = 0;
 
 	if (split_list(val, &cols))
 		return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
 	if (!cols.n) {
-		rc = ferry_err_set(err, FERRY_EUSAGE, "setting pk.%s of source \"%s\" is empty", s->name,
-				   src->name);
+		rc = ferry_err_set(err, FERRY_EUSAGE, "setting pk.%s of source \"%s\" is empty",
+		                   s->name, src->name);
 		goto out;
 	}
 	free(s->pk);
@@ -431,10 +437,11 @@ static int apply_pk_setting(struct ferry_source *src, struct ferry_stream *s, co
 		int c = ferry_stream_column(s, cols.v[i]);
 		if (c < 0) {
 			column_list_msg(s, &p->tmp);
-			rc = ferry_err_set(err, FERRY_EUSAGE,
-					   "pk.%s of source \"%s\" names column \"%s\", which table \"%s\" "
-					   "does not have (it has: %s)",
-					   s->name, src->name, cols.v[i], s->name, p->tmp.data);
+			rc = ferry_err_set(
+			    err, FERRY_EUSAGE,
+			    "pk.%s of source \"%s\" names column \"%s\", which table \"%s\" "
+			    "does not have (it has: %s)",
+			    s->name, src->name, cols.v[i], s->name, p->tmp.data);
 			goto out;
 		}
 		s->pk[s->npk++] = c;
@@ -451,18 +458,18 @@ static int discover_indexes(struct ferry_source *src, struct ferry_stream *s, st
 	int rc, ret = 0;
 
 	if (sqlite3_prepare_v2(p->db,
-			       "SELECT name, \"unique\" FROM pragma_index_list(?1) "
-			       "WHERE origin = 'c' AND partial = 0 ORDER BY name",
-			       -1, &il, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(p->db, "SELECT cid, name FROM pragma_index_info(?1) ORDER BY seqno", -1,
-			       &ii, NULL) != SQLITE_OK) {
+	                       "SELECT name, \"unique\" FROM pragma_index_list(?1) "
+	                       "WHERE origin = 'c' AND partial = 0 ORDER BY name",
+	                       -1, &il, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(p->db, "SELECT cid, name FROM pragma_index_info(?1) ORDER BY seqno",
+	                       -1, &ii, NULL) != SQLITE_OK) {
 		ret = sql_err(src, err, "listing indexes");
 		goto out;
 	}
 	sqlite3_bind_text(il, 1, s->name, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(il)) == SQLITE_ROW) {
 		const char *iname = (const char *)sqlite3_column_text(il, 0);
-		struct ferry_index ix = { 0 }, *v;
+		struct ferry_index ix = {0}, *v;
 		bool usable = true;
 
 		ix.unique = sqlite3_column_int(il, 1) != 0;
@@ -473,7 +480,8 @@ static int discover_indexes(struct ferry_source *src, struct ferry_stream *s, st
 			int pos = cname ? ferry_stream_column(s, cname) : -1;
 			int *c;
 			if (sqlite3_column_int(ii, 0) < 0 || pos < 0) {
-				usable = false; /* expression or rowid index: not a simple column index */
+				usable = false; /* expression or rowid index: not a simple column
+				                   index */
 				continue;
 			}
 			c = realloc(ix.cols, sizeof(int) * (size_t)(ix.ncols + 1));
@@ -508,7 +516,7 @@ out:
 }
 
 static int describe_table(struct ferry_source *src, const char *table, struct ferry_stream *s,
-			  struct ferry_err *err)
+                          struct ferry_err *err)
 {
 	struct sqlite_src *p = src->priv;
 	sqlite3_stmt *st = NULL;
@@ -523,9 +531,9 @@ static int describe_table(struct ferry_source *src, const char *table, struct fe
 	if (!(s->source_table = strdup(p->tmp.data)))
 		return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
 
-	if (sqlite3_prepare_v2(p->db,
-			       "SELECT name, type, \"notnull\", pk FROM pragma_table_info(?1) ORDER BY cid",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+	        p->db, "SELECT name, type, \"notnull\", pk FROM pragma_table_info(?1) ORDER BY cid",
+	        -1, &st, NULL) != SQLITE_OK)
 		return sql_err(src, err, "reading table columns");
 	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
 	memset(pkpos, -1, sizeof(pkpos));
@@ -550,8 +558,9 @@ static int describe_table(struct ferry_source *src, const char *table, struct fe
 		goto out;
 	}
 	if (s->ncols == 0) {
-		ret = ferry_err_set(err, FERRY_ESOURCE, "table \"%s\" of source \"%s\" has no columns",
-				    table, src->name);
+		ret =
+		    ferry_err_set(err, FERRY_ESOURCE,
+		                  "table \"%s\" of source \"%s\" has no columns", table, src->name);
 		goto out;
 	}
 	for (i = 0; i < maxpk; i++)
@@ -589,10 +598,11 @@ static int describe_table(struct ferry_source *src, const char *table, struct fe
 		s->cursor = ferry_stream_column(s, a);
 		if (s->cursor < 0) {
 			column_list_msg(s, &p->tmp);
-			ret = ferry_err_set(err, FERRY_EUSAGE,
-					    "cursor.%s of source \"%s\" names column \"%s\", which table \"%s\" "
-					    "does not have (it has: %s)",
-					    table, src->name, a, table, p->tmp.data);
+			ret = ferry_err_set(
+			    err, FERRY_EUSAGE,
+			    "cursor.%s of source \"%s\" names column \"%s\", which table \"%s\" "
+			    "does not have (it has: %s)",
+			    table, src->name, a, table, p->tmp.data);
 			free(cname);
 			goto out;
 		}
@@ -616,7 +626,7 @@ out:
 
 /* cursor.X / pk.X naming a table the file does not have is a typo worth reporting. */
 static int check_family_settings(struct ferry_source *src, const struct names *all,
-				 struct ferry_err *err)
+                                 struct ferry_err *err)
 {
 	struct sqlite_src *p = src->priv;
 	int i;
@@ -629,20 +639,21 @@ static int check_family_settings(struct ferry_source *src, const struct names *a
 			t = k + 3;
 		if (t && !names_has(all, t)) {
 			join_names(all, &p->tmp);
-			return ferry_err_set(err, FERRY_EUSAGE,
-					     "setting %s of source \"%s\" names table \"%s\", which does "
-					     "not exist (it has: %s)",
-					     k, src->name, t, p->tmp.data);
+			return ferry_err_set(
+			    err, FERRY_EUSAGE,
+			    "setting %s of source \"%s\" names table \"%s\", which does "
+			    "not exist (it has: %s)",
+			    k, src->name, t, p->tmp.data);
 		}
 	}
 	return 0;
 }
 
 static int src_discover(struct ferry_source *src, struct ferry_stream_list *out,
-			struct ferry_err *err)
+                        struct ferry_err *err)
 {
 	struct sqlite_src *p = src->priv;
-	struct names all = { 0 }, tables = { 0 }, wanted = { 0 };
+	struct names all = {0}, tables = {0}, wanted = {0};
 	const char *setting = ferry_config_get(src->config, "tables");
 	int i, rc;
 
@@ -657,13 +668,14 @@ static int src_discover(struct ferry_source *src, struct ferry_stream_list *out,
 		}
 		for (i = 0; i < wanted.n; i++) {
 			if (!names_has(&all, wanted.v[i])) {
-				struct names plain = { 0 };
+				struct names plain = {0};
 				list_tables(src, &plain, false, err);
 				join_names(&plain, &p->tmp);
 				names_release(&plain);
-				rc = ferry_err_set(err, FERRY_ENOTFOUND,
-						   "table \"%s\" not found in source \"%s\" (it has: %s)",
-						   wanted.v[i], src->name, p->tmp.data);
+				rc = ferry_err_set(
+				    err, FERRY_ENOTFOUND,
+				    "table \"%s\" not found in source \"%s\" (it has: %s)",
+				    wanted.v[i], src->name, p->tmp.data);
 				goto out;
 			}
 			if (!names_has(&tables, wanted.v[i]) &&
@@ -703,7 +715,7 @@ static int load_decls(struct ferry_source *src, const struct ferry_stream *s, st
 	if (!p->decls)
 		return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
 	if (sqlite3_prepare_v2(p->db, "SELECT type FROM pragma_table_info(?1) WHERE name = ?2", -1,
-			       &st, NULL) != SQLITE_OK)
+	                       &st, NULL) != SQLITE_OK)
 		return sql_err(src, err, "reading table columns");
 	for (i = 0; i < s->ncols; i++) {
 		const char *t = NULL;
@@ -746,7 +758,7 @@ static void bind_bound(sqlite3_stmt *st, int idx, const char *v, const char *dec
 }
 
 static int build_where(struct ferry_buf *q, const struct ferry_read_req *req, const char *cname,
-		       bool with_hi)
+                       bool with_hi)
 {
 	const char *sep = " WHERE ";
 
@@ -781,9 +793,10 @@ static int bind_bounds(sqlite3_stmt *st, const struct ferry_read_req *req, const
 	return i;
 }
 
-/* The highest cursor value of the rows in range, as text (NULL: no rows). hi_val keeps its exact value. */
+/* The highest cursor value of the rows in range, as text (NULL: no rows). hi_val keeps its exact
+ * value. */
 static int cursor_high(struct ferry_source *src, const struct ferry_read_req *req, char **cursor_hi,
-		       sqlite3_value **hi_val, struct ferry_err *err)
+                       sqlite3_value **hi_val, struct ferry_err *err)
 {
 	struct sqlite_src *p = src->priv;
 	const struct ferry_stream *s = req->stream;
@@ -830,7 +843,7 @@ out:
 }
 
 static int src_begin(struct ferry_source *src, const struct ferry_read_req *req, char **cursor_hi,
-		     struct ferry_err *err)
+                     struct ferry_err *err)
 {
 	struct sqlite_src *p = src->priv;
 	const struct ferry_stream *s = req->stream;
@@ -854,7 +867,7 @@ static int src_begin(struct ferry_source *src, const struct ferry_read_req *req,
 	ferry_buf_adds(&p->tmp, "SELECT _rowid_ FROM ");
 	ferry_buf_adds(&p->tmp, s->source_table);
 	p->has_rowid = ferry_stream_column(s, "_rowid_") < 0 &&
-		       sqlite3_prepare_v2(p->db, p->tmp.data, -1, &probe, NULL) == SQLITE_OK;
+	               sqlite3_prepare_v2(p->db, p->tmp.data, -1, &probe, NULL) == SQLITE_OK;
 	sqlite3_finalize(probe);
 
 	ferry_buf_reset(&p->tmp);
@@ -898,11 +911,16 @@ fail:
 static const char *class_name(int t)
 {
 	switch (t) {
-	case SQLITE_INTEGER: return "integer";
-	case SQLITE_FLOAT: return "real";
-	case SQLITE_TEXT: return "text";
-	case SQLITE_BLOB: return "a blob";
-	default: return "null";
+	case SQLITE_INTEGER:
+		return "integer";
+	case SQLITE_FLOAT:
+		return "real";
+	case SQLITE_TEXT:
+		return "text";
+	case SQLITE_BLOB:
+		return "a blob";
+	default:
+		return "null";
 	}
 }
 
@@ -933,13 +951,13 @@ static int bad_value(struct ferry_source *src, int col, int type, struct ferry_e
 	}
 	if (p->has_rowid && sqlite3_column_type(p->stmt, s->ncols) != SQLITE_NULL)
 		snprintf(where, sizeof(where), "rowid %lld",
-			 (long long)sqlite3_column_int64(p->stmt, s->ncols));
+		         (long long)sqlite3_column_int64(p->stmt, s->ncols));
 	else
 		snprintf(where, sizeof(where), "row %lld", p->rowno);
 	return ferry_err_set(err, FERRY_ESOURCE,
-			     "column \"%s\" of table \"%s\" holds %s %s (%s) but is declared %s: "
-			     "fix the row or declare the column TEXT",
-			     s->cols[col].name, s->name, class_name(type), shown, where, decl);
+	                     "column \"%s\" of table \"%s\" holds %s %s (%s) but is declared %s: "
+	                     "fix the row or declare the column TEXT",
+	                     s->cols[col].name, s->name, class_name(type), shown, where, decl);
 }
 
 static int add_hex(struct ferry_buf *out, const unsigned char *v, int n)
@@ -971,8 +989,8 @@ static int add_uuid(struct ferry_buf *out, const unsigned char *v)
 }
 
 /* Appends column col of the current row as one COPY text field. */
-static int encode_value(struct ferry_source *src, int col, struct ferry_buf *out,
-			long long *bytes, struct ferry_err *err)
+static int encode_value(struct ferry_source *src, int col, struct ferry_buf *out, long long *bytes,
+                        struct ferry_err *err)
 {
 	struct sqlite_src *p = src->priv;
 	const struct ferry_column *c = &p->s->cols[col];
@@ -995,8 +1013,12 @@ static int encode_value(struct ferry_source *src, int col, struct ferry_buf *out
 		    (v < -32768 || v > 32767))
 			return bad_value(src, col, type, err);
 		switch (c->kind) {
-		case FERRY_K_DATE: case FERRY_K_TIME: case FERRY_K_TIMESTAMP:
-		case FERRY_K_TIMESTAMPTZ: case FERRY_K_UUID: case FERRY_K_BYTEA:
+		case FERRY_K_DATE:
+		case FERRY_K_TIME:
+		case FERRY_K_TIMESTAMP:
+		case FERRY_K_TIMESTAMPTZ:
+		case FERRY_K_UUID:
+		case FERRY_K_BYTEA:
 		case FERRY_K_ARRAY:
 			return bad_value(src, col, type, err);
 		default:
@@ -1011,8 +1033,12 @@ static int encode_value(struct ferry_source *src, int col, struct ferry_buf *out
 	case SQLITE_FLOAT:
 		*bytes += 8;
 		switch (c->kind) {
-		case FERRY_K_TEXT: case FERRY_K_FLOAT: case FERRY_K_NUMERIC:
-		case FERRY_K_JSON: case FERRY_K_JSONB: case FERRY_K_OTHER:
+		case FERRY_K_TEXT:
+		case FERRY_K_FLOAT:
+		case FERRY_K_NUMERIC:
+		case FERRY_K_JSON:
+		case FERRY_K_JSONB:
+		case FERRY_K_OTHER:
 			break;
 		default:
 			return bad_value(src, col, type, err);
@@ -1068,8 +1094,9 @@ static int src_read(struct ferry_source *src, struct ferry_batch *out, struct fe
 	int rc, i;
 
 	if (!p || !p->stmt)
-		return ferry_err_set(err, FERRY_EINTERNAL, "read() called on source \"%s\" without begin()",
-				     src ? src->name : "?");
+		return ferry_err_set(err, FERRY_EINTERNAL,
+		                     "read() called on source \"%s\" without begin()",
+		                     src ? src->name : "?");
 	s = p->s;
 	while (!p->done) {
 		size_t mark = out->data.len;
@@ -1106,10 +1133,11 @@ static int src_read(struct ferry_source *src, struct ferry_batch *out, struct fe
 		if (rc) {
 			ferry_buf_setlen(&out->data, mark);
 			if (rc == FERRY_ETOOBIG || rc == FERRY_ENOMEM)
-				return ferry_err_set(err, rc,
-						     "row %lld of table \"%s\" of source \"%s\" is larger than "
-						     "a whole batch may be: check the row for an oversized value",
-						     p->rowno, s->name, src->name);
+				return ferry_err_set(
+				    err, rc,
+				    "row %lld of table \"%s\" of source \"%s\" is larger than "
+				    "a whole batch may be: check the row for an oversized value",
+				    p->rowno, s->name, src->name);
 			return rc;
 		}
 		p->pending = false;
@@ -1121,13 +1149,13 @@ static int src_read(struct ferry_source *src, struct ferry_batch *out, struct fe
 }
 
 const struct ferry_source_ops ferry_source_sqlite = {
-	.type = "sqlite",
-	.summary = "tables of a SQLite database file",
-	.settings = settings,
-	.open = src_open,
-	.discover = src_discover,
-	.begin = src_begin,
-	.read = src_read,
-	.end = src_end,
-	.close = src_close,
+    .type = "sqlite",
+    .summary = "tables of a SQLite database file",
+    .settings = settings,
+    .open = src_open,
+    .discover = src_discover,
+    .begin = src_begin,
+    .read = src_read,
+    .end = src_end,
+    .close = src_close,
 };

@@ -15,7 +15,7 @@
 
 /* Decodes every field of line into out[] (is_null[]), returns the field count. */
 static int decode_all(const char *line, size_t len, char out[][64], size_t outlen[], bool is_null[],
-		      int max)
+                      int max)
 {
 	struct ferry_copy_fields it;
 	struct ferry_buf f = FERRY_BUF_INIT;
@@ -57,8 +57,8 @@ static void escape_specials(void **state)
 
 /* Values a user would notice losing: tabs, newlines, backslashes, \N as text, empty, unicode. */
 static const char *const values[] = {
-	"plain", "", "tab\there", "line\nbreak", "cr\r\n", "back\\slash", "\\N", "\\\\N", "\\",
-	"trailing\\", "Zoë 日本 😀", "\t\t", "\\x41", "\\101",
+    "plain", "",   "tab\there",  "line\nbreak", "cr\r\n", "back\\slash", "\\N",
+    "\\\\N", "\\", "trailing\\", "Zoë 日本 😀",  "\t\t",   "\\x41",       "\\101",
 };
 
 static void round_trip(void **state)
@@ -161,7 +161,8 @@ static void escapes_from_postgres(void **state)
 	assert_string_equal(out[0], "ABJ\a");
 	assert_string_equal(out[1], "\b\f\v");
 	assert_string_equal(out[2], "q.");
-	assert_string_equal(out[3], "xzz"); /* \x without hex digits is a plain x, as in PostgreSQL */
+	assert_string_equal(out[3],
+	                    "xzz"); /* \x without hex digits is a plain x, as in PostgreSQL */
 	assert_int_equal(outlen[4], 1);
 	assert_int_equal(out[4][0], '\0');
 }
@@ -216,13 +217,10 @@ static void batch_reset_keeps_nothing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(escape_specials),
-		cmocka_unit_test(round_trip),
-		cmocka_unit_test(every_byte_round_trips),
-		cmocka_unit_test(empty_fields_and_nulls),
-		cmocka_unit_test(escapes_from_postgres),
-		cmocka_unit_test(last_line_and_field_at),
-		cmocka_unit_test(batch_reset_keeps_nothing),
+	    cmocka_unit_test(escape_specials),           cmocka_unit_test(round_trip),
+	    cmocka_unit_test(every_byte_round_trips),    cmocka_unit_test(empty_fields_and_nulls),
+	    cmocka_unit_test(escapes_from_postgres),     cmocka_unit_test(last_line_and_field_at),
+	    cmocka_unit_test(batch_reset_keeps_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,12 +28,12 @@ struct run {
 	enum ferry_mode mode;
 	const char *namespace;
 	const char *tables;
-	const char *cursor_setting;   /* "cursor.people=updated_at" */
+	const char *cursor_setting; /* "cursor.people=updated_at" */
 	const char *since, *until;
 	bool soft_deletes;
 	long long retention;
 	long long run_unix;
-	const char *fault;            /* FERRY_FAULT for the destination */
+	const char *fault; /* FERRY_FAULT for the destination */
 	struct ferry_counts counts[4];
 	struct ferry_err err;
 	int nstreams;
@@ -69,18 +69,23 @@ static const char *sql1(const char *path, const char *q)
 }
 
 /* One sync run through the ops tables, in the order the engine calls them. */
-static int sync_run(const char *src_path, const char *url, struct run *r, char *dump, size_t dumplen)
+static int sync_run(const char *src_path, const char *url, struct run *r, char *dump,
+                    size_t dumplen)
 {
-	struct ferry_config cfg = { 0 };
-	struct ferry_source src = { .ops = &ferry_source_sqlite, .name = "src", .config = &cfg };
-	struct ferry_dest dst = { .ops = &ferry_dest_sqlite, .name = "dst", .url = url };
+	struct ferry_config cfg = {0};
+	struct ferry_source src = {.ops = &ferry_source_sqlite, .name = "src", .config = &cfg};
+	struct ferry_dest dst = {.ops = &ferry_dest_sqlite, .name = "dst", .url = url};
 	struct ferry_write_opts o = {
-		.mode = r->mode, .namespace = r->namespace, .state_key = "s1",
-		.soft_deletes = r->soft_deletes, .keep_cursor = r->since || r->until,
-		.run_unix = r->run_unix ? r->run_unix : 1000, .backup_retention = r->retention,
+	    .mode = r->mode,
+	    .namespace = r->namespace,
+	    .state_key = "s1",
+	    .soft_deletes = r->soft_deletes,
+	    .keep_cursor = r->since || r->until,
+	    .run_unix = r->run_unix ? r->run_unix : 1000,
+	    .backup_retention = r->retention,
 	};
-	struct ferry_stream_list l = { 0 };
-	char *cursors[4] = { 0 };
+	struct ferry_stream_list l = {0};
+	char *cursors[4] = {0};
 	size_t used = 0;
 	int i, rc;
 
@@ -114,8 +119,8 @@ static int sync_run(const char *src_path, const char *url, struct run *r, char *
 		struct ferry_stream *s = &l.v[i];
 		struct ferry_batch b;
 		char *from = NULL, *hi = NULL;
-		struct ferry_read_req req = { .stream = s, .since = r->since, .until = r->until,
-					      .batch_rows = 2 };
+		struct ferry_read_req req = {
+		    .stream = s, .since = r->since, .until = r->until, .batch_rows = 2};
 
 		s->dest_table = strdup(s->name);
 		if (o.mode == FERRY_MODE_INCREMENTAL && s->cursor >= 0 && !o.keep_cursor &&
@@ -137,7 +142,8 @@ static int sync_run(const char *src_path, const char *url, struct run *r, char *
 				used += b.data.len;
 			}
 			r->counts[i].read += b.nrows;
-			/* the cursor travels with the last batch of the stream, as the engine sends it */
+			/* the cursor travels with the last batch of the stream, as the engine sends
+			 * it */
 			if ((rc = dst.ops->write(&dst, &o, s, &b, NULL, &r->counts[i], &r->err)))
 				break;
 			ferry_batch_reset(&b);
@@ -180,7 +186,8 @@ static int setup(void **state)
 	snprintf(f->dst, sizeof(f->dst), "%s/dst.db", f->dir);
 	snprintf(f->url, sizeof(f->url), "sqlite://%s", f->dst);
 	sql(f->src,
-	    "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL, photo BLOB,"
+	    "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL, photo "
+	    "BLOB,"
 	    " amount \"NUMERIC TEXT\", active BOOLEAN, born DATE, seen DATETIME, note VARCHAR(20),"
 	    " updated_at INTEGER);"
 	    "CREATE INDEX people_name ON people(name);"
@@ -212,29 +219,34 @@ static int teardown(void **state)
 static void values_round_trip(void **state)
 {
 	struct fixture *f = *state;
-	struct run r = { .mode = FERRY_MODE_FULL, .tables = "people" };
+	struct run r = {.mode = FERRY_MODE_FULL, .tables = "people"};
 	char first[4096], second[4096], url2[200], *p;
 
 	assert_int_equal(sync_run(f->src, f->url, &r, first, sizeof(first)), 0);
 	assert_int_equal(r.counts[0].inserted, 4);
-	assert_string_equal(sql1(f->dst, "SELECT typeof(amount) || ':' || amount FROM people WHERE id = 1"),
-			    "text:12345678901234567890.123456789");
+	assert_string_equal(
+	    sql1(f->dst, "SELECT typeof(amount) || ':' || amount FROM people WHERE id = 1"),
+	    "text:12345678901234567890.123456789");
 	assert_string_equal(sql1(f->dst, "SELECT amount FROM people WHERE id = 2"), "0.10");
 	assert_string_equal(sql1(f->dst, "SELECT hex(photo) FROM people WHERE id = 1"), "00FF10");
 	assert_string_equal(sql1(f->dst, "SELECT typeof(photo) FROM people WHERE id = 2"), "blob");
 	assert_string_equal(sql1(f->dst, "SELECT name FROM people WHERE id = 4"), "\\N");
 	assert_string_equal(sql1(f->dst, "SELECT quote(note) FROM people WHERE id = 2"), "''");
 	assert_string_equal(sql1(f->dst, "SELECT quote(note) FROM people WHERE id = 3"), "NULL");
-	assert_string_equal(sql1(f->dst, "SELECT typeof(active) || group_concat(active) FROM people"),
-			    "integer1,0,1");
-	assert_string_equal(sql1(f->dst, "SELECT score FROM people WHERE id = 4"), "3.14159265358979");
-	assert_string_equal(sql1(f->dst, "SELECT score = 3.141592653589793 FROM people WHERE id = 4"), "1");
+	assert_string_equal(
+	    sql1(f->dst, "SELECT typeof(active) || group_concat(active) FROM people"),
+	    "integer1,0,1");
+	assert_string_equal(sql1(f->dst, "SELECT score FROM people WHERE id = 4"),
+	                    "3.14159265358979");
+	assert_string_equal(
+	    sql1(f->dst, "SELECT score = 3.141592653589793 FROM people WHERE id = 4"), "1");
 	assert_string_equal(sql1(f->dst, "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
-					 "AND tbl_name = 'people' AND sql LIKE '%(\"name\")'"), "1");
+	                                 "AND tbl_name = 'people' AND sql LIKE '%(\"name\")'"),
+	                    "1");
 
 	/* read the destination as a source: the same COPY text, plus _ferry_synced_at */
 	snprintf(url2, sizeof(url2), "sqlite://%s/again.db", f->dir);
-	r = (struct run){ .mode = FERRY_MODE_FULL, .tables = "people" };
+	r = (struct run){.mode = FERRY_MODE_FULL, .tables = "people"};
 	assert_int_equal(sync_run(f->dst, url2, &r, second, sizeof(second)), 0);
 	for (p = second; *p; p++) /* drop the last field of each line */
 		if (*p == '\n') {
@@ -244,21 +256,25 @@ static void values_round_trip(void **state)
 			memmove(tab, p, strlen(p) + 1);
 			p = tab;
 		}
-	assert_non_null(strstr(first, "\tZoë 日本 😀\t0.1\t\\\\x00ff10\t12345678901234567890.123456789\tt\t"));
-	assert_non_null(strstr(first, "\ttab\\there\\nnewline\\\\back\\\\\\\\double \\\\N\t1e+300\t"));
+	assert_non_null(
+	    strstr(first, "\tZoë 日本 😀\t0.1\t\\\\x00ff10\t12345678901234567890.123456789\tt\t"));
+	assert_non_null(
+	    strstr(first, "\ttab\\there\\nnewline\\\\back\\\\\\\\double \\\\N\t1e+300\t"));
 	assert_string_equal(first, second);
 }
 
 static void incremental_counts_and_cursor(void **state)
 {
 	struct fixture *f = *state;
-	struct run r = { .mode = FERRY_MODE_INCREMENTAL, .namespace = "prod", .tables = "people",
-			 .cursor_setting = "cursor.people=updated_at" };
+	struct run r = {.mode = FERRY_MODE_INCREMENTAL,
+	                .namespace = "prod",
+	                .tables = "people",
+	                .cursor_setting = "cursor.people=updated_at"};
 
 	assert_int_equal(sync_run(f->src, f->url, &r, NULL, 0), 0);
 	assert_int_equal(r.counts[0].inserted, 4);
-	assert_string_equal(sql1(f->dst, "SELECT cursor FROM prod___ferry_state WHERE stream = 'people'"),
-			    "400");
+	assert_string_equal(
+	    sql1(f->dst, "SELECT cursor FROM prod___ferry_state WHERE stream = 'people'"), "400");
 	assert_string_equal(sql1(f->dst, "SELECT count(*) FROM prod__people"), "4");
 
 	/* nothing changed: the row at the cursor is read again and left alone */
@@ -268,7 +284,7 @@ static void incremental_counts_and_cursor(void **state)
 	assert_int_equal(r.counts[0].updated + r.counts[0].inserted, 0);
 
 	sql(f->src, "UPDATE people SET score = 9, updated_at = 500 WHERE id = 3;"
-		    "INSERT INTO people (id, name, updated_at) VALUES (5, 'new', 600)");
+	            "INSERT INTO people (id, name, updated_at) VALUES (5, 'new', 600)");
 	assert_int_equal(sync_run(f->src, f->url, &r, NULL, 0), 0);
 	assert_int_equal(r.counts[0].read, 3);
 	assert_int_equal(r.counts[0].inserted, 1);
@@ -289,7 +305,7 @@ static void incremental_counts_and_cursor(void **state)
 static void incremental_refuses_table_without_key(void **state)
 {
 	struct fixture *f = *state;
-	struct run r = { .mode = FERRY_MODE_INCREMENTAL, .tables = "logs" };
+	struct run r = {.mode = FERRY_MODE_INCREMENTAL, .tables = "logs"};
 
 	sql(f->src, "CREATE TABLE logs (at TEXT, msg TEXT)");
 	assert_int_equal(sync_run(f->src, f->url, &r, NULL, 0), FERRY_ECONFIG);
@@ -304,7 +320,7 @@ static void incremental_refuses_table_without_key(void **state)
 static void full_counts_deletes_and_drops_backups(void **state)
 {
 	struct fixture *f = *state;
-	struct run r = { .mode = FERRY_MODE_FULL, .tables = "people", .run_unix = 1000 };
+	struct run r = {.mode = FERRY_MODE_FULL, .tables = "people", .run_unix = 1000};
 
 	assert_int_equal(sync_run(f->src, f->url, &r, NULL, 0), 0);
 	sql(f->src, "DELETE FROM people WHERE id IN (2, 3)");
@@ -314,8 +330,10 @@ static void full_counts_deletes_and_drops_backups(void **state)
 	assert_int_equal(r.counts[0].deleted, 2);
 	assert_string_equal(sql1(f->dst, "SELECT group_concat(id) FROM people"), "1,4");
 	/* retention 0: this run's backup is gone; no staging is left */
-	assert_string_equal(sql1(f->dst, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'people\\_%' "
-					 "ESCAPE '\\' AND type = 'table'"), "0");
+	assert_string_equal(sql1(f->dst,
+	                         "SELECT count(*) FROM sqlite_master WHERE name LIKE 'people\\_%' "
+	                         "ESCAPE '\\' AND type = 'table'"),
+	                    "0");
 
 	/* kept for a while with retention: the old rows stay readable in the backup */
 	sql(f->src, "DELETE FROM people WHERE id = 4");
@@ -329,8 +347,8 @@ static void full_counts_deletes_and_drops_backups(void **state)
 static void full_soft_deletes_keep_rows(void **state)
 {
 	struct fixture *f = *state;
-	struct run r = { .mode = FERRY_MODE_FULL, .tables = "people", .soft_deletes = true,
-			 .run_unix = 1000 };
+	struct run r = {
+	    .mode = FERRY_MODE_FULL, .tables = "people", .soft_deletes = true, .run_unix = 1000};
 
 	assert_int_equal(sync_run(f->src, f->url, &r, NULL, 0), 0);
 	sql(f->src, "DELETE FROM people WHERE id = 2");
@@ -339,7 +357,8 @@ static void full_soft_deletes_keep_rows(void **state)
 	assert_int_equal(r.counts[0].deleted, 1);
 	assert_string_equal(sql1(f->dst, "SELECT count(*) FROM people"), "4");
 	assert_string_equal(sql1(f->dst, "SELECT group_concat(id) FROM people "
-					 "WHERE _ferry_deleted_at IS NOT NULL"), "2");
+	                                 "WHERE _ferry_deleted_at IS NOT NULL"),
+	                    "2");
 	/* still gone next time: counted once, the deletion time is kept */
 	const char *at = sql1(f->dst, "SELECT _ferry_deleted_at FROM people WHERE id = 2");
 	char first_at[64];
@@ -347,18 +366,19 @@ static void full_soft_deletes_keep_rows(void **state)
 	r.run_unix = 1002;
 	assert_int_equal(sync_run(f->src, f->url, &r, NULL, 0), 0);
 	assert_int_equal(r.counts[0].deleted, 0);
-	assert_string_equal(sql1(f->dst, "SELECT _ferry_deleted_at FROM people WHERE id = 2"), first_at);
+	assert_string_equal(sql1(f->dst, "SELECT _ferry_deleted_at FROM people WHERE id = 2"),
+	                    first_at);
 }
 
 static void full_swap_keeps_views_attached(void **state)
 {
 	struct fixture *f = *state;
-	struct run r = { .mode = FERRY_MODE_FULL, .tables = "people", .run_unix = 1000 };
+	struct run r = {.mode = FERRY_MODE_FULL, .tables = "people", .run_unix = 1000};
 
 	assert_int_equal(sync_run(f->src, f->url, &r, NULL, 0), 0);
 	sql(f->dst, "CREATE VIEW named AS SELECT id, name FROM people WHERE name <> ''");
 	sql(f->src, "DELETE FROM people WHERE id = 1; ALTER TABLE people ADD COLUMN extra TEXT;"
-		    "UPDATE people SET extra = 'e'");
+	            "UPDATE people SET extra = 'e'");
 	r.run_unix = 1001;
 	assert_int_equal(sync_run(f->src, f->url, &r, NULL, 0), 0);
 	assert_int_equal(r.counts[0].deleted, 1);
@@ -369,7 +389,7 @@ static void full_swap_keeps_views_attached(void **state)
 static void failure_at_swap_leaves_live_table(void **state)
 {
 	struct fixture *f = *state;
-	struct run r = { .mode = FERRY_MODE_FULL, .tables = "people", .run_unix = 1000 };
+	struct run r = {.mode = FERRY_MODE_FULL, .tables = "people", .run_unix = 1000};
 
 	assert_int_equal(sync_run(f->src, f->url, &r, NULL, 0), 0);
 	sql(f->src, "DELETE FROM people; INSERT INTO people (id, name) VALUES (9, 'only')");
@@ -377,8 +397,10 @@ static void failure_at_swap_leaves_live_table(void **state)
 	r.fault = "fail@swap";
 	assert_int_equal(sync_run(f->src, f->url, &r, NULL, 0), FERRY_EINTERNAL);
 	assert_string_equal(sql1(f->dst, "SELECT group_concat(id) FROM people"), "1,2,3,4");
-	assert_string_equal(sql1(f->dst, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'people\\_%' "
-					 "ESCAPE '\\' AND type = 'table'"), "0");
+	assert_string_equal(sql1(f->dst,
+	                         "SELECT count(*) FROM sqlite_master WHERE name LIKE 'people\\_%' "
+	                         "ESCAPE '\\' AND type = 'table'"),
+	                    "0");
 	r.fault = NULL;
 	r.run_unix = 1002;
 	assert_int_equal(sync_run(f->src, f->url, &r, NULL, 0), 0);
@@ -388,24 +410,27 @@ static void failure_at_swap_leaves_live_table(void **state)
 static void source_refuses_values_postgres_would_reject(void **state)
 {
 	struct fixture *f = *state;
-	struct run r = { .mode = FERRY_MODE_FULL, .tables = "ages" };
+	struct run r = {.mode = FERRY_MODE_FULL, .tables = "ages"};
 
 	sql(f->src, "CREATE TABLE ages (id INTEGER PRIMARY KEY, age INTEGER);"
-		    "INSERT INTO ages VALUES (16, 30), (17, 'abc')");
+	            "INSERT INTO ages VALUES (16, 30), (17, 'abc')");
 	assert_int_equal(sync_run(f->src, f->url, &r, NULL, 0), FERRY_ESOURCE);
-	assert_string_equal(r.err.msg, "column \"age\" of table \"ages\" holds text 'abc' (rowid 17) but "
-				       "is declared INTEGER: fix the row or declare the column TEXT");
-	assert_string_equal(sql1(f->dst, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'ages%'"), "0");
+	assert_string_equal(r.err.msg,
+	                    "column \"age\" of table \"ages\" holds text 'abc' (rowid 17) but "
+	                    "is declared INTEGER: fix the row or declare the column TEXT");
+	assert_string_equal(
+	    sql1(f->dst, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'ages%'"), "0");
 }
 
 static void clear_errors(void **state)
 {
 	struct fixture *f = *state;
-	struct run r = { .mode = FERRY_MODE_FULL, .tables = "people, nope" };
+	struct run r = {.mode = FERRY_MODE_FULL, .tables = "people, nope"};
 	char path[200], url[220];
 
 	assert_int_equal(sync_run(f->src, f->url, &r, NULL, 0), FERRY_ENOTFOUND);
-	assert_string_equal(r.err.msg, "table \"nope\" not found in source \"src\" (it has: people)");
+	assert_string_equal(r.err.msg,
+	                    "table \"nope\" not found in source \"src\" (it has: people)");
 
 	r.tables = NULL;
 	snprintf(path, sizeof(path), "%s/missing.db", f->dir);
@@ -427,15 +452,16 @@ static void clear_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(values_round_trip, setup, teardown),
-		cmocka_unit_test_setup_teardown(incremental_counts_and_cursor, setup, teardown),
-		cmocka_unit_test_setup_teardown(incremental_refuses_table_without_key, setup, teardown),
-		cmocka_unit_test_setup_teardown(full_counts_deletes_and_drops_backups, setup, teardown),
-		cmocka_unit_test_setup_teardown(full_soft_deletes_keep_rows, setup, teardown),
-		cmocka_unit_test_setup_teardown(full_swap_keeps_views_attached, setup, teardown),
-		cmocka_unit_test_setup_teardown(failure_at_swap_leaves_live_table, setup, teardown),
-		cmocka_unit_test_setup_teardown(source_refuses_values_postgres_would_reject, setup, teardown),
-		cmocka_unit_test_setup_teardown(clear_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(values_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(incremental_counts_and_cursor, setup, teardown),
+	    cmocka_unit_test_setup_teardown(incremental_refuses_table_without_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(full_counts_deletes_and_drops_backups, setup, teardown),
+	    cmocka_unit_test_setup_teardown(full_soft_deletes_keep_rows, setup, teardown),
+	    cmocka_unit_test_setup_teardown(full_swap_keeps_views_attached, setup, teardown),
+	    cmocka_unit_test_setup_teardown(failure_at_swap_leaves_live_table, setup, teardown),
+	    cmocka_unit_test_setup_teardown(source_refuses_values_postgres_would_reject, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(clear_errors, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
