@@ -971,8 +971,7 @@ static int dest_stream_begin(struct ferry_dest *d, const struct ferry_write_opts
 			goto fail;
 		create_table_sql(&p->sql, table, s, o->soft_deletes);
 		if ((rc = exec_sql(d, p->sql.data, "creating the staging table", table, err)) ||
-		    (rc = prepare_insert(d, s, false, err)) ||
-		    (rc = exec_sql(d, "BEGIN", "starting the load", table, err)))
+		    (rc = prepare_insert(d, s, false, err)))
 			goto fail;
 		return 0;
 	}
@@ -1253,9 +1252,9 @@ static int dest_write(struct ferry_dest *d, const struct ferry_write_opts *o,
 		return ferry_err_set(err, FERRY_EINTERNAL,
 		                     "write() of stream \"%s\" without stream_begin()", s->name);
 	now_iso(now);
-	if (sqlite3_get_autocommit(p->db) &&
-	    (rc = exec_sql(d, o->mode == FERRY_MODE_FULL ? "BEGIN" : "BEGIN IMMEDIATE",
-	                   "starting a transaction", p->table, err)))
+	/* one transaction per batch: staging is invisible anyway, and the file's write lock is
+	 * not held across batches, so other writers of the file are not starved */
+	if ((rc = exec_sql(d, "BEGIN IMMEDIATE", "starting a transaction", p->table, err)))
 		return rc;
 	for (; line < end; line = nl + 1) {
 		nl = memchr(line, '\n', (size_t)(end - line));
@@ -1282,13 +1281,11 @@ static int dest_write(struct ferry_dest *d, const struct ferry_write_opts *o,
 		else
 			same++;
 	}
-	if (o->mode == FERRY_MODE_INCREMENTAL) {
-		if (cursor && !o->keep_cursor &&
-		    (rc = put_cursor(d, o, s->name, cursor, now, &p->state_put, err)))
-			goto fail;
-		if ((rc = exec_sql(d, "COMMIT", "committing the batch", p->table, err)))
-			goto fail;
-	}
+	if (o->mode == FERRY_MODE_INCREMENTAL && cursor && !o->keep_cursor &&
+	    (rc = put_cursor(d, o, s->name, cursor, now, &p->state_put, err)))
+		goto fail;
+	if ((rc = exec_sql(d, "COMMIT", "committing the batch", p->table, err)))
+		goto fail;
 	c->inserted += ins;
 	c->updated += upd;
 	c->unchanged += same;
@@ -1306,18 +1303,13 @@ static int dest_stream_end(struct ferry_dest *d, const struct ferry_write_opts *
 	int rc = 0;
 
 	if (o->mode == FERRY_MODE_FULL && p->table) {
-		if (!sqlite3_get_autocommit(p->db) &&
-		    (rc = exec_sql(d, "COMMIT", "finishing the load", p->table, err)))
-			goto out;
-		/* indexes after the load: building them once is faster than maintaining them per
-		 * row */
+		/* indexes after the load: one build beats maintaining them row by row */
 		snprintf(sfx, sizeof(sfx), "_%lld", o->run_unix);
 		if (!(live = table_name(o, s, NULL)))
 			rc = oom(err);
 		else
 			rc = create_indexes(d, p->table, live, s, sfx, false, err);
 	}
-out:
 	free(live);
 	stream_clear(p);
 	if (rc)
