@@ -143,6 +143,28 @@ static void names_list(const struct ferry_stream_list *l, char *out, size_t n)
 		snprintf(out + n - 5, 5, "...");
 }
 
+/* ferry's own bookkeeping tables, found when a ferry destination is read as a source. */
+static bool is_ferry_table(const char *name)
+{
+	const char *base = strrchr(name, '.') ? strrchr(name, '.') + 1 : name;
+	const char *kinds[] = {"_staging_", "_backup_"};
+	size_t i;
+
+	if (!strcmp(base, "_ferry_state") || strstr(base, "___ferry_state"))
+		return true;
+	for (i = 0; i < 2; i++) {
+		const char *p = strstr(base, kinds[i]), *q;
+		if (!p || p == base)
+			continue;
+		q = p + strlen(kinds[i]);
+		while (*q >= '0' && *q <= '9')
+			q++;
+		if (!*q && q > p + strlen(kinds[i]))
+			return true;
+	}
+	return false;
+}
+
 static int pick_streams(struct ferry_source *src, const struct ferry_sync_opts *o,
 			struct ferry_stream_list *all, struct ferry_stream_list *plan,
 			struct ferry_err *err)
@@ -151,8 +173,17 @@ static int pick_streams(struct ferry_source *src, const struct ferry_sync_opts *
 	int i, j;
 
 	if (!o->nstreams) {
-		*plan = *all;
-		memset(all, 0, sizeof(*all));
+		for (i = 0; i < all->n; i++) {
+			struct ferry_stream *d;
+			if (is_ferry_table(all->v[i].name))
+				continue;
+			d = ferry_stream_list_push(plan);
+			if (!d)
+				return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+			*d = all->v[i];
+			memset(&all->v[i], 0, sizeof(all->v[i]));
+			all->v[i].cursor = -1;
+		}
 		return 0;
 	}
 	names_list(all, avail, sizeof(avail));
