@@ -95,8 +95,8 @@ static void conn_reason(const char *msg, char *out, size_t outlen)
 		out[0] = (char)(out[0] - 'A' + 'a');
 }
 
-static int classify(PGconn *conn, PQconninfoOption *opts, const struct ferry_pg_who *who,
-		    struct ferry_err *err)
+static int classify(PGconn *conn, PQconninfoOption *opts, const char *url,
+		    const struct ferry_pg_who *who, struct ferry_err *err)
 {
 	const char *msg = conn ? PQerrorMessage(conn) : "out of memory";
 	const char *host = opt(opts, "host"), *port = opt(opts, "port"), *user = opt(opts, "user");
@@ -114,7 +114,22 @@ static int classify(PGconn *conn, PQconninfoOption *opts, const struct ferry_pg_
 	snprintf(where, sizeof(where), "%s:%s", host && *host ? host : "localhost",
 		 port && *port ? port : "5432");
 	conn_reason(msg, reason, sizeof(reason));
+	{
+		/* Whatever libpq says, it must not carry the password back out. */
+		char *pw = url_password(url);
+		if (pw)
+			scrub(reason, sizeof(reason), pw, "********");
+		free(pw);
+		if (url && *url)
+			scrub(reason, sizeof(reason), url, "<url>");
+	}
 
+	if (!strstr(msg, "connection to server") && strstr(msg, "invalid ") &&
+	    (strstr(msg, "value") || strstr(msg, "option") || strstr(msg, "port")))
+		/* libpq checks option values (port=abc, sslmode=x) only when connecting. */
+		return ferry_err_set(err, FERRY_EUSAGE, "%s \"%s\": malformed URL: %s (expected "
+				     "postgres://user:password@host:port/dbname)",
+				     who->role, who->name, reason);
 	if (strstr(msg, "password authentication failed") || strstr(msg, "no password supplied") ||
 	    strstr(msg, "SCRAM") || strstr(msg, "authentication failed for user"))
 		return ferry_err_set(err, FERRY_EAUTH,
@@ -198,7 +213,7 @@ int ferry_pg_connect(const char *url, const struct ferry_pg_who *who, PGconn **o
 	}
 	conn = PQconnectdbParams(keys, vals, 1);
 	if (!conn || PQstatus(conn) != CONNECTION_OK) {
-		rc = classify(conn, opts, who, err);
+		rc = classify(conn, opts, url, who, err);
 		goto out;
 	}
 	PQsetNoticeProcessor(conn, quiet, NULL); /* "table does not exist, skipping" */
