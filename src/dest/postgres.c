@@ -1071,6 +1071,57 @@ static int carry_deleted(struct pgdst *p, const struct ferry_write_opts *o,
 	return rc;
 }
 
+/*
+ * Renames the indexes of schema.table named "<from>_..." to "<to>_...", so a
+ * swapped-in table has "users_pkey", not "users_staging_1700000000_pkey".
+ * Cosmetic: each rename runs in a savepoint and a clash is simply skipped,
+ * never failing the swap around it.
+ */
+static int rename_indexes(struct pgdst *p, const char *schema, const char *table,
+			  const char *from, const char *to, struct ferry_err *err)
+{
+	const char *params[] = {schema, table};
+	struct ferry_buf sql = FERRY_BUF_INIT;
+	size_t fl = strlen(from);
+	PGresult *r;
+	int rc;
+
+	rc = qp(p,
+		"SELECT ci.relname FROM pg_index i JOIN pg_class ci ON ci.oid = i.indexrelid"
+		" JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+		" WHERE n.nspname = $1 AND c.relname = $2",
+		2, params, "renaming the indexes of", table, &r, err);
+	if (rc)
+		return rc;
+	for (int i = 0; i < PQntuples(r) && !rc; i++) {
+		const char *name = PQgetvalue(r, i, 0);
+		char full[600], fit[64];
+		PGresult *x;
+		if (strncmp(name, from, fl) || name[fl] != '_')
+			continue;
+		snprintf(full, sizeof(full), "%s%s", to, name + fl);
+		ferry_ident_fit(full, fit, sizeof(fit));
+		ferry_buf_reset(&sql);
+		ferry_buf_adds(&sql, "SAVEPOINT ferry_ix; ALTER INDEX ");
+		ferry_pg_qname(&sql, schema, name);
+		ferry_buf_adds(&sql, " RENAME TO ");
+		ferry_pg_ident(&sql, fit);
+		ferry_buf_adds(&sql, "; RELEASE SAVEPOINT ferry_ix");
+		x = ferry_pg_run(p->conn, sql.data);
+		if (!ferry_pg_ok(x)) {
+			if (ferry_pg_gone(p->conn, x))
+				rc = ferry_pg_fail(p->conn, x, &p->who, "swapping in", table, err);
+			else
+				rc = run(p, "ROLLBACK TO SAVEPOINT ferry_ix; RELEASE SAVEPOINT ferry_ix",
+					 "swapping in", table, err);
+		}
+		PQclear(x);
+	}
+	PQclear(r);
+	ferry_buf_release(&sql);
+	return rc;
+}
+
 /* Swaps one stream's staging table in; inside commit_full's transaction. */
 static int swap_one(struct pgdst *p, const struct ferry_write_opts *o,
 		    const struct ferry_stream *s, struct ferry_counts *c, struct ferry_err *err)
@@ -1138,8 +1189,19 @@ static int swap_one(struct pgdst *p, const struct ferry_write_opts *o,
 		ferry_pg_ident(&sql, live);
 		ferry_buf_addf(&sql, "; COMMENT ON TABLE %s IS NULL", ql.data);
 	}
-	if ((rc = run(p, sql.data, "swapping in", s->name, err)))
+	if ((rc = run(p, sql.data, "swapping in", s->name, err))) {
+		if (strstr(err->msg, "lock timeout"))
+			ferry_err_set(err, FERRY_EDEST,
+				      "destination \"%s\" could not swap in \"%s\": another query kept "
+				      "the table locked for 30 s (the live tables are unchanged; retry "
+				      "when it is done)", p->who.name, s->name);
 		goto out;
+	}
+	if (!views) {
+		if ((exists && (rc = rename_indexes(p, schema, backup, live, backup, err))) ||
+		    (rc = rename_indexes(p, schema, live, staging, live, err)))
+			goto out;
+	}
 	c->inserted = rows;
 	c->deleted = deleted;
 out:
@@ -1185,7 +1247,12 @@ static int pg_commit_full(struct ferry_dest *d, const struct ferry_write_opts *o
 	struct ferry_buf sql = FERRY_BUF_INIT;
 	int rc;
 
-	if ((rc = run(p, "BEGIN", "starting the swap", NULL, err)))
+	/*
+	 * The renames wait for readers of the live tables, and new readers queue
+	 * behind them: a bounded wait fails the job (to be retried) instead of
+	 * stalling every reader behind one long query.
+	 */
+	if ((rc = run(p, "BEGIN; SET LOCAL lock_timeout = '30s'", "starting the swap", NULL, err)))
 		return rc;
 	for (int i = 0; i < n; i++) {
 		free(p->stream);
@@ -1274,7 +1341,7 @@ static int pg_reset(struct ferry_dest *d, const struct ferry_write_opts *o,
 	if ((rc = schema_tables(p, schema, &r, err)))
 		return rc;
 
-	ferry_buf_adds(&sql, "BEGIN; ");
+	ferry_buf_adds(&sql, "BEGIN; SET LOCAL lock_timeout = '30s'; ");
 	for (int j = 0; j < n; j++) {
 		char live[64];
 		bool exists, views;
