@@ -90,11 +90,11 @@ ferry_bg() {
 	FERRY_PID=$!
 }
 
-# wait_rc PID: its exit status, without tripping set -e.
-wait_rc() {
-	local rc=0
-	wait "$1" || rc=$?
-	echo "$rc"
+# wait_pid PID: wait for a ferry_bg process; its exit status goes into $RC
+# (not a $(...) subshell: only this shell can wait for its children).
+wait_pid() {
+	RC=0
+	wait "$1" 2>/dev/null || RC=$?
 }
 
 _check_sanitizers() {
