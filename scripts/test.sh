@@ -6,7 +6,7 @@
 #      against a throwaway PostgreSQL on 127.0.0.1; each build has its own)
 # Exits non-zero if anything fails. The last line is the combined ctest summary.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 LOGDIR=$(mktemp -d /tmp/ferry-test.XXXXXX)
 trap 'rm -rf "$LOGDIR"' EXIT

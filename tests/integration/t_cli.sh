@@ -166,6 +166,12 @@ assert_eq 2 "$(jf "$OUT" '.streams[0].read')" "job show --json: rows read"
 expect_fail ferry job show 999999
 assert_error_msg
 
+note "progress on stderr is plain lines when stderr is not a terminal"
+run ferry sync shop wh --full
+if printf '%s' "$ERR" | grep -q $'\r\|\033\['; then
+	fail "progress written to a file or pipe contains carriage returns or escape codes: $(printf '%s' "$ERR" | od -c | head -n 5)"
+fi
+
 # ---------------------------------------------------------------- --db and FERRY_DATABASE_URL
 note "--db and FERRY_DATABASE_URL"
 FERRY_DATABASE_URL="$T_DIR/other.db" FERRY_ENCRYPTION_KEY=$TEST_KEY "$FERRY_BIN" --db "$T_DIR/via-db.db" \
@@ -175,6 +181,14 @@ out=$(FERRY_DATABASE_URL="sqlite://$T_DIR/via-db.db" FERRY_ENCRYPTION_KEY=$TEST_
 assert_contains "$out" "only-here" "FERRY_DATABASE_URL=sqlite:///path opens the same store"
 run ferry source list
 assert_not_contains "$OUT" "only-here" "other stores are separate"
+
+note "a state store written by a newer ferry is refused clearly"
+cp "$STORE" "$T_DIR/newer.db"
+sq "$T_DIR/newer.db" "PRAGMA user_version = 9999"
+STORE=$T_DIR/newer.db expect_fail ferry source list
+assert_error_msg
+assert_contains "$ERR" "newer" "the message says the store is from a newer ferry"
+assert_eq 9999 "$(sq "$T_DIR/newer.db" 'PRAGMA user_version')" "the newer store is left as it was"
 
 # ---------------------------------------------------------------- apply / export
 note "apply with \${ENV} interpolation"

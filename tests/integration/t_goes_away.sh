@@ -30,7 +30,7 @@ change_source() {
 
 # terminate DB: end every session on that database (as an admin or a failover would).
 terminate() {
-	psql -X -q -At -d postgres -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+	PGOPTIONS="-c client_min_messages=error" psql -X -q -At -d postgres -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 	                                WHERE datname = '$(dbname "$1")' AND pid <> pg_backend_pid()"
 }
 

@@ -32,6 +32,7 @@ note "first full sync"
 run ferry sync shop dw --full --json
 R=$OUT
 assert_eq "object" "$(jf "$R" 'type')" "sync --json prints one JSON object"
+assert_eq 1 "$(printf '%s' "$R" | jq -s 'length')" "sync --json prints exactly one JSON value on stdout"
 assert_eq succeeded "$(jf "$R" '.status')"
 assert_eq full "$(jf "$R" '.mode')"
 assert_eq null "$(jf "$R" '.error')"
@@ -128,6 +129,17 @@ same_orders prod "prod.orders equals the source"
 assert_eq t "$(pg_has_table dst prod _ferry_state)" "prod has its own _ferry_state"
 run ferry sync shop dw --namespace prod --json
 assert_eq "101 0 0 101 0" "$(stream_counts "$OUT" users)" "prod keeps its own state: second run all unchanged"
+
+# ---------------------------------------------------------------- prefix
+note "--prefix raw_ names the destination tables raw_<table>"
+run ferry sync shop dw users --prefix raw_ --json
+assert_eq raw_users "$(jf "$OUT" '.streams[0].table')" "the report names the prefixed table"
+same_users "" "the unprefixed table is still there"
+assert_eq "$(pg_sum src users "$U_COLS")" "$(pg_sum dst public.raw_users "$U_COLS")" "raw_users equals the source"
+run ferry sync shop dw users --prefix raw_ --json
+assert_eq "101 0 0 101 0" "$(stream_counts "$OUT" users)" "the prefixed table keeps its own state"
+expect_exit 2 ferry sync shop dw --prefix 'bad prefix;'
+assert_error_msg
 
 # ---------------------------------------------------------------- dry run
 note "--dry-run writes nothing"
