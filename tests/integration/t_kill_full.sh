@@ -112,6 +112,39 @@ run ferry sync new empty a b --full --backup-retention 0
 assert_eq "$NEW_AB" "$(state empty)"
 assert_eq 0 "$(pg_staging_count empty)"
 
+# ---------------------------------------------------------------- SQLite destination
+note "the same kill points with a SQLite destination"
+LITE=$T_DIR/lite.db
+run ferry dest add lite --url "sqlite://$LITE"
+lite_state() {
+	printf 'a:%s b:%s' \
+		"$(sq "$LITE" "SELECT count(*) || ' ' || group_concat(r, '|') FROM (SELECT id || ',' || v || ',' || n AS r FROM a ORDER BY id)" | md5sum | cut -c1-32)" \
+		"$(sq "$LITE" "SELECT count(*) || ' ' || group_concat(r, '|') FROM (SELECT id || ',' || w AS r FROM b ORDER BY id)" | md5sum | cut -c1-32)"
+}
+run ferry sync old lite a b --full --backup-retention 0
+LITE_OLD=$(lite_state)
+run ferry sync new lite a b --full --backup-retention 0
+LITE_NEW=$(lite_state)
+assert_ne "$LITE_OLD" "$LITE_NEW"
+for spec in "kill@read#2:old" "kill@write#3:old" "kill@stream_end:old" "kill@before_commit:old" \
+	"kill@swap:any" "kill@after_commit:new"; do
+	fault=${spec%:*}
+	want=${spec##*:}
+	run ferry sync old lite a b --full --backup-retention 0
+	assert_eq "$LITE_OLD" "$(lite_state)" "sqlite $fault: starts from the old data"
+	FERRY_FAULT=$fault expect_exit 137 ferry sync new lite a b --full --batch-size 500
+	got=$(which_state "sqlite $fault" "$(lite_state)" "$LITE_OLD" "$LITE_NEW")
+	if [ "$want" != any ]; then
+		assert_eq "$want" "$got" "sqlite $fault: the live tables must hold the $want data"
+	fi
+	assert_eq ok "$(sq "$LITE" 'PRAGMA integrity_check')" "sqlite $fault: the database file is intact"
+	killed_job_is_interrupted "sqlite $fault"
+	run ferry sync new lite a b --full --backup-retention 0
+	assert_eq "$LITE_NEW" "$(lite_state)" "sqlite $fault: the next run brings the new data"
+	assert_eq 0 "$(sq "$LITE" "SELECT count(*) FROM sqlite_master WHERE name LIKE '%\\_staging\\_%' ESCAPE '\\'")" \
+		"sqlite $fault: no staging tables after the next run"
+done
+
 # ---------------------------------------------------------------- external kill -9
 note "external kill -9 at a random moment (200k rows, --batch-size 1000)"
 OLD_ALL=$(state old "a b big")
