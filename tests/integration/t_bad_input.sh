@@ -144,6 +144,10 @@ refused 2 "--since notadate" ferry sync shop dw orders --since notadate
 assert_contains "$ERR" "notadate" "the message quotes the bad value"
 refused 2 "--until notadate" ferry sync shop dw orders --since 2024-01-01 --until 2024-13-45
 assert_contains "$ERR" "2024-13-45"
+note "--since on a stream without a cursor column"
+refused "1|2" "--since on a stream without a cursor" ferry sync shop dw users --since 2024-01-01
+assert_contains "$ERR" "users" "the message names the stream"
+assert_contains "$ERR" "cursor" "the message says a cursor column is needed"
 note "--full with --since"
 refused 2 "--full --since" ferry sync shop dw --full --since 2024-01-01
 assert_contains "$ERR" "--since" "the message names the conflicting options"

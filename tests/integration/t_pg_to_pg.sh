@@ -244,6 +244,29 @@ run ferry sync logs2 dw --json
 assert_eq "10 0 1 9 0" "$(stream_counts "$OUT" events)" "upsert by the named key"
 assert_eq "$(pg_sum src events 'eid, kind, at')" "$(pg_sum dst events 'eid, kind, at')" "events equal the source"
 
+note "composite keys: native and named with pk.TABLE=c1,c2"
+qs src <<'SQL'
+CREATE TABLE lines (order_id int, line_no int, sku text, qty int, PRIMARY KEY (order_id, line_no));
+INSERT INTO lines SELECT o, l, 'sku' || o || '-' || l, l FROM generate_series(1, 20) o, generate_series(1, 3) l;
+CREATE TABLE lines_nopk (order_id int NOT NULL, line_no int NOT NULL, sku text, qty int);
+INSERT INTO lines_nopk SELECT * FROM lines;
+SQL
+run ferry source add lines --type postgres --set url="$SRC" --set tables=lines,lines_nopk \
+	--set pk.lines_nopk=order_id,line_no
+run ferry sync lines dw --json
+assert_eq "60 60 0 0 0" "$(stream_counts "$OUT" lines)"
+assert_eq "60 60 0 0 0" "$(stream_counts "$OUT" lines_nopk)"
+assert_eq "order_id,line_no" "$(q dst "SELECT string_agg(a.attname, ',' ORDER BY array_position(i.indkey::int[], a.attnum::int))
+                  FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+                  WHERE i.indrelid = 'public.lines'::regclass AND i.indisprimary")" "a composite primary key carried over"
+q src "UPDATE lines SET qty = 99 WHERE order_id = 5 AND line_no = 2; UPDATE lines_nopk SET qty = 99 WHERE order_id = 5 AND line_no = 2;
+       INSERT INTO lines VALUES (5, 4, 'x', 1); INSERT INTO lines_nopk VALUES (5, 4, 'x', 1)" >/dev/null
+run ferry sync lines dw --json
+assert_eq "61 1 1 59 0" "$(stream_counts "$OUT" lines)" "upsert on a composite key"
+assert_eq "61 1 1 59 0" "$(stream_counts "$OUT" lines_nopk)" "upsert on a named composite key"
+assert_eq "$(pg_sum src lines '*')" "$(pg_sum dst lines 'order_id, line_no, sku, qty')"
+assert_eq "$(pg_sum src lines_nopk '*')" "$(pg_sum dst lines_nopk 'order_id, line_no, sku, qty')"
+
 note "schema-qualified table names"
 q src "CREATE SCHEMA sales; CREATE TABLE sales.deals (id int PRIMARY KEY, v text); INSERT INTO sales.deals VALUES (1, 'a'), (2, 'b')" >/dev/null
 run ferry source add sales --type postgres --set url="$SRC" --set tables=sales.deals
@@ -259,7 +282,7 @@ ALL=$(newdb all)
 run ferry source add everything --type postgres --set url="$SRC"
 run ferry dest add alldst --url "$ALL"
 run ferry sync everything alldst --full --json
-assert_eq "events,orders,users" "$(jf "$OUT" '[.streams[].name] | sort | join(",")')" "default streams: the tables of schema public"
+assert_eq "events,lines,lines_nopk,orders,users" "$(jf "$OUT" '[.streams[].name] | sort | join(",")')" "default streams: the tables of schema public (not sales.deals)"
 assert_eq "$(pg_sum src users "$U_COLS")" "$(pg_sum all users "$U_COLS")"
 
 assert_eq 0 "$(pg_staging_count dst)" "no staging tables at the end"
