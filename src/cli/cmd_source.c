@@ -49,6 +49,23 @@ static int check_pg_url(const char *what, const char *name, const char *url, str
 				     "%s \"%s\": malformed URL: %s (expected "
 				     "postgres://user:password@host:port/dbname)", what, name, reason);
 	}
+	for (PQconninfoOption *opt = o; opt->keyword; opt++) {
+		long long port;
+		char *save = NULL, *tok, *copy;
+		bool ok = true;
+		if (strcmp(opt->keyword, "port") || !opt->val)
+			continue;
+		copy = strdup(opt->val);
+		for (tok = strtok_r(copy, ",", &save); tok && ok; tok = strtok_r(NULL, ",", &save))
+			ok = ferry_parse_ll(tok, 1, 65535, &port);
+		free(copy);
+		if (!ok) {
+			PQconninfoFree(o);
+			return ferry_err_set(err, FERRY_EUSAGE,
+					     "%s \"%s\": malformed URL: the port must be a number from 1 to "
+					     "65535 (postgres://user:password@host:5432/dbname)", what, name);
+		}
+	}
 	PQconninfoFree(o);
 	return 0;
 }

@@ -310,11 +310,15 @@ static int describe(struct ferry_source *src, struct pgsrc *p, const struct tabi
 		rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
 		goto out;
 	}
-	rel->ncols = nr;
-	for (int i = 0; i < nr; i++) {
+	for (int i = 0, k = 0; i < nr; i++) {
 		bool builtin = PQgetvalue(r, i, 4)[0] == 't';
-		attnums[i] = atoi(PQgetvalue(r, i, 0));
-		rel->cast_text[i] = !builtin;
+		/* A ferry-made table read as a source: the destination stamps its own. */
+		if (!strcmp(PQgetvalue(r, i, 1), "_ferry_synced_at") ||
+		    !strcmp(PQgetvalue(r, i, 1), "_ferry_deleted_at"))
+			continue;
+		attnums[k] = atoi(PQgetvalue(r, i, 0));
+		rel->cast_text[k] = !builtin;
+		rel->ncols = ++k;
 		if (!builtin || PQgetvalue(r, i, 5)[0] == 't')
 			rel->plain_copy = false; /* casts, or generated columns COPY refuses */
 		if (ferry_stream_add_column(s, PQgetvalue(r, i, 1),
@@ -339,7 +343,7 @@ static int describe(struct ferry_source *src, struct pgsrc *p, const struct tabi
 		goto out;
 	for (int i = 0; i < PQntuples(r); i++) {
 		int n = atoi(PQgetvalue(r, i, 4));
-		int *cols = map_attnums(PQgetvalue(r, i, 0), n, attnums, nr);
+		int *cols = map_attnums(PQgetvalue(r, i, 0), n, attnums, rel->ncols);
 		if (!cols || n <= 0) {
 			free(cols);
 			continue;

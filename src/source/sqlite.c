@@ -542,6 +542,9 @@ static int describe_table(struct ferry_source *src, const char *table, struct fe
 		const char *decl = (const char *)sqlite3_column_text(st, 1);
 		int pkidx = sqlite3_column_int(st, 3);
 
+		/* A ferry-made table read as a source: the destination stamps its own. */
+		if (!strcmp(name, "_ferry_synced_at") || !strcmp(name, "_ferry_deleted_at"))
+			continue;
 		ferry_pg_type_of_sqlite_decl(decl ? decl : "", pg, sizeof(pg));
 		if (ferry_stream_add_column(s, name, pg, sqlite3_column_int(st, 2) != 0)) {
 			ret = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
