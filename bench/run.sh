@@ -13,13 +13,14 @@
 #   BENCH_PORT=55600        port of the throwaway cluster (127.0.0.1 only)
 #   BENCH_DIR=/tmp/ferry-bench   scratch directory (removed at the end)
 #   FERRY=build/ferry       the binary to measure (built with CMake if missing)
+#   BENCH_KEEP=1            keep BENCH_DIR (outputs of every run) at the end
 #
 # The script starts its own PostgreSQL 15 cluster under BENCH_DIR, runs every
 # contender against it with the same settings, interleaving the contenders run
 # by run, and stops the cluster at the end. Each timed run loads into a freshly
 # created, empty target database; the reset (DROP/CREATE DATABASE, CHECKPOINT)
 # is not timed. Wall time is measured around /usr/bin/time, which also gives
-# the peak RSS of the client processes (ferry, pgloader, psql/sqlite3; never
+# the peak RSS and CPU time of the client processes (ferry, pgloader, psql/sqlite3; never
 # the PostgreSQL server's backends). Every run is checked: exit status 0 and
 # the row count of the target table; ferry's --json counts are checked too.
 # A failed check stops the benchmark with an error.
@@ -93,9 +94,13 @@ stop_cluster() {
 if ss -ltn 2>/dev/null | grep -q "127.0.0.1:$PORT "; then
 	die "port $PORT is in use; set BENCH_PORT"
 fi
+if [ -e "$WORK" ] && [ ! -e "$WORK/.ferry-bench" ]; then
+	die "$WORK exists and was not made by this script; set BENCH_DIR"
+fi
 rm -rf "$WORK"
 mkdir -p "$WORK/sock" "$WORK/out" "$PGDATA"
 chmod 755 "$WORK"
+touch "$WORK/.ferry-bench"
 chmod 700 "$PGDATA"
 chown postgres "$WORK/sock" "$PGDATA"
 trap stop_cluster EXIT
@@ -141,17 +146,17 @@ export FERRY_ENCRYPTION_KEY
 
 # ---- measurement ------------------------------------------------------------------
 
-RESULTS=$WORK/results.tsv # bench, contender, run, seconds, peak RSS kB
+RESULTS=$WORK/results.tsv # bench, contender, run, seconds, peak RSS kB, client CPU s
 : >"$RESULTS"
 LAST_OUT=
 
 # measure BENCH CONTENDER RUN COMMAND: runs COMMAND under /usr/bin/time, records
 # wall seconds and peak RSS; stdout goes to $LAST_OUT, fails on a non-zero exit.
 measure() {
-	local bench=$1 who=$2 run=$3 cmd=$4 t0 t1 rc=0 rss secs
+	local bench=$1 who=$2 run=$3 cmd=$4 t0 t1 rc=0 rss usr sys secs
 	LAST_OUT=$WORK/out/$bench.$who.$run
 	t0=$(date +%s%N)
-	/usr/bin/time -f '%M' -o "$LAST_OUT.rss" bash -c "set -o pipefail; $cmd" \
+	/usr/bin/time -f '%M %U %S' -o "$LAST_OUT.rss" bash -c "set -o pipefail; $cmd" \
 		>"$LAST_OUT" 2>"$LAST_OUT.err" || rc=$?
 	t1=$(date +%s%N)
 	if [ "$rc" -ne 0 ]; then
@@ -160,10 +165,11 @@ measure() {
 		tail -n 5 "$LAST_OUT" >&2 || true
 		die "$bench/$who"
 	fi
-	rss=$(tail -n 1 "$LAST_OUT.rss")
+	read -r rss usr sys < <(tail -n 1 "$LAST_OUT.rss")
 	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
-	printf '%s\t%s\t%s\t%s\t%s\n' "$bench" "$who" "$run" "$secs" "$rss" >>"$RESULTS"
-	log "  $bench $who run $run: ${secs}s, peak RSS $((rss / 1024)) MB"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$bench" "$who" "$run" "$secs" "$rss" \
+		"$(awk -v u="$usr" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')" >>"$RESULTS"
+	log "  $bench $who run $run: ${secs}s, peak RSS $((rss / 1024)) MB, client CPU ${usr}u+${sys}s"
 }
 
 # check_count DB TABLE: the target table must hold exactly NROWS rows
@@ -188,8 +194,8 @@ describe_table() { # describe_table DB TABLE -> one line: columns and indexes
 	sql "$1" "SELECT coalesce(string_agg(indexdef, '; '), 'no index') FROM pg_indexes WHERE tablename = '$2'"
 }
 
-median() { # median BENCH CONTENDER -> seconds
-	awk -F'\t' -v b="$1" -v w="$2" '$1 == b && $2 == w { print $4 }' "$RESULTS" | sort -g |
+median() { # median BENCH CONTENDER [FIELD] -> median of the field (4: seconds, 6: client CPU)
+	awk -F'\t' -v b="$1" -v w="$2" -v f="${3:-4}" '$1 == b && $2 == w { print $f }' "$RESULTS" | sort -g |
 		awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 maxrss_mb() { # maxrss_mb BENCH CONTENDER -> largest peak RSS over the runs, MB
@@ -205,13 +211,13 @@ table() {
 	refmed=$(median "$bench" "$ref")
 	printf '\n== %s: %s rows, fsync=%s, median of the runs (load average after: %s) ==\n' \
 		"$bench" "$NROWS" "$FSYNC" "$(cut -d' ' -f1-3 /proc/loadavg)"
-	printf '%-22s %5s %9s %11s %9s %10s  %s\n' contender runs median_s rows_per_s vs_$ref peak_rss all_runs_s
+	printf '%-18s %4s %9s %11s %8s %10s %10s  %s\n' contender runs median_s rows_per_s vs_$ref peak_rss client_cpu all_runs_s
 	for who in "$@"; do
 		med=$(median "$bench" "$who")
 		[ "$med" != "-" ] || continue
 		awk -v w="$who" -v n="$(nruns "$bench" "$who")" -v m="$med" -v r="$refmed" -v rows="$NROWS" \
-			-v rss="$(maxrss_mb "$bench" "$who")" -v all="$(all_runs "$bench" "$who")" \
-			'BEGIN { printf "%-22s %5d %9.3f %11.0f %8.2fx %7s MB  %s\n", w, n, m, rows / m, r / m, rss, all }'
+			-v rss="$(maxrss_mb "$bench" "$who")" -v all="$(all_runs "$bench" "$who")" -v cpu="$(median "$bench" "$who" 6)" \
+			'BEGIN { printf "%-18s %4d %9.3f %11.0f %7.2fx %7s MB %8.2f s  %s\n", w, n, m, rows / m, r / m, rss, cpu, all }'
 	done
 }
 
@@ -398,12 +404,13 @@ bench_incremental() {
 	done
 	printf '\n== incremental: 1M-row table already synced, nothing changed, fsync=%s, median of the runs (load average after: %s) ==\n' \
 		"$FSYNC" "$(cut -d' ' -f1-3 /proc/loadavg)"
-	printf '%-30s %5s %9s %10s %10s  %s\n' contender runs median_s rows_read peak_rss all_runs_s
+	printf '%-18s %4s %9s %10s %10s %10s  %s\n' contender runs median_s rows_read peak_rss client_cpu all_runs_s
 	local who read
 	for who in no-cursor cursor full-over-live; do
 		read=$(jq '.streams[0].read' "$WORK/out/incremental.$who.$RUNS")
-		printf '%-30s %5d %9.3f %10s %7s MB  %s\n' "$who" "$(nruns incremental "$who")" \
-			"$(median incremental "$who")" "$read" "$(maxrss_mb incremental "$who")" "$(all_runs incremental "$who")"
+		printf '%-18s %4d %9.3f %10s %7s MB %8.2f s  %s\n' "$who" "$(nruns incremental "$who")" \
+			"$(median incremental "$who")" "$read" "$(maxrss_mb incremental "$who")" \
+			"$(median incremental "$who" 6)" "$(all_runs incremental "$who")"
 	done
 }
 
