@@ -35,6 +35,13 @@ struct cli_command {
 int cli_fail(const struct ferry_err *err);
 /* Prints a usage error for cmd and returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Finds a stored source, destination or connection the user named. An unknown
+ * name is the user's input being wrong: FERRY_EUSAGE (exit 2), with the
+ * store's "did you mean".
+ */
+int cli_lookup(struct cli *c, enum ferry_kind_entity k, const char *name_or_id,
+	       struct ferry_entity *out, struct ferry_err *err);
 /* Opens the state store if not yet open. */
 int cli_store(struct cli *c, struct ferry_err *err);
 /* The encryption key, or NULL (with c->key_err explaining why). */

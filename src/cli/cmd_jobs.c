@@ -110,8 +110,11 @@ int cmd_job(struct cli *c, int argc, char **argv)
 		return cli_usage_error("job", "show needs a job ID");
 	if (!ferry_parse_ll(id, 1, (1LL << 62), &jid))
 		return cli_usage_error("job", "job ID must be a number, not \"%s\"", id);
-	if (cli_store(c, &err) || ferry_store_job(c->store, jid, &j, &err))
+	if (cli_store(c, &err) || ferry_store_job(c->store, jid, &j, &err)) {
+		if (err.code == FERRY_ENOTFOUND)
+			err.code = FERRY_EUSAGE;
 		return cli_fail(&err);
+	}
 	if (json) {
 		cli_print_json(j);
 		return 0;

@@ -94,7 +94,7 @@ int cli_source_load(struct cli *c, const char *name_or_id, struct cli_source *ou
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = cli_store(c, err)) || (rc = ferry_store_get(c->store, FERRY_SOURCE, name_or_id, &out->e, err)))
+	if ((rc = cli_lookup(c, FERRY_SOURCE, name_or_id, &out->e, err)))
 		return rc;
 	if (ferry_entity_has_secrets(&out->e) && !c->have_key) {
 		*err = c->key_err;
@@ -126,8 +126,7 @@ int cli_dest_load(struct cli *c, const char *name_or_id, struct cli_dest *out,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = cli_store(c, err)) ||
-	    (rc = ferry_store_get(c->store, FERRY_DESTINATION, name_or_id, &out->e, err)))
+	if ((rc = cli_lookup(c, FERRY_DESTINATION, name_or_id, &out->e, err)))
 		return rc;
 	if (ferry_entity_has_secrets(&out->e) && !c->have_key) {
 		*err = c->key_err;
@@ -197,7 +196,7 @@ static int cli_entity_show(struct cli *c, enum ferry_kind_entity k, const char *
 	json_t *j, *v;
 	const char *key;
 
-	if (cli_store(c, &err) || ferry_store_get(c->store, k, name, &e, &err))
+	if (cli_lookup(c, k, name, &e, &err))
 		return cli_fail(&err);
 	j = entity_json(&e);
 	if (json) {
@@ -220,8 +219,11 @@ static int cli_entity_rm(struct cli *c, enum ferry_kind_entity k, const char *na
 {
 	struct ferry_err err = {0};
 
-	if (cli_store(c, &err) || ferry_store_rm(c->store, k, name, &err))
+	if (cli_store(c, &err) || ferry_store_rm(c->store, k, name, &err)) {
+		if (err.code == FERRY_ENOTFOUND)
+			err.code = FERRY_EUSAGE;
 		return cli_fail(&err);
+	}
 	printf("%s \"%s\" removed\n", ferry_entity_word(k), name);
 	return 0;
 }
@@ -338,8 +340,7 @@ static int source_add(struct cli *c, int argc, char **argv, bool update)
 	if (update) {
 		if (type)
 			return cli_usage_error(cmd, "the type of a source cannot change: add a new source");
-		if ((rc = cli_store(c, &err)) ||
-		    (rc = ferry_store_get(c->store, FERRY_SOURCE, name, &old, &err)))
+		if ((rc = cli_lookup(c, FERRY_SOURCE, name, &old, &err)))
 			return cli_fail(&err);
 		type = old.type;
 		name = old.name;

@@ -267,7 +267,7 @@ static int load_connection(struct cli *c, const char *name, const char **src, co
 	size_t i;
 	json_t *v;
 
-	if ((rc = cli_store(c, err)) || (rc = ferry_store_get(c->store, FERRY_CONNECTION, name, con, err)))
+	if ((rc = cli_lookup(c, FERRY_CONNECTION, name, con, err)))
 		return rc;
 	s = con->settings;
 	*src = json_string_value(json_object_get(s, "source_id"));

@@ -68,6 +68,18 @@ int cli_store(struct cli *c, struct ferry_err *err)
 	return ferry_store_open(c->db_path, &c->store, err);
 }
 
+int cli_lookup(struct cli *c, enum ferry_kind_entity k, const char *name_or_id,
+	       struct ferry_entity *out, struct ferry_err *err)
+{
+	int rc = cli_store(c, err);
+
+	if (!rc)
+		rc = ferry_store_get(c->store, k, name_or_id, out, err);
+	if (rc == FERRY_ENOTFOUND)
+		rc = err->code = FERRY_EUSAGE;
+	return rc;
+}
+
 const struct ferry_key *cli_key(struct cli *c)
 {
 	return c->have_key ? &c->key : NULL;

@@ -51,13 +51,13 @@ refused() {
 
 # ---------------------------------------------------------------- unknown names
 note "unknown source: suggests the closest name"
-refused "1|2" "unknown source" ferry sync shpo dw
+refused 2 "unknown source" ferry sync shpo dw
 assert_contains "$ERR" "shpo" "the message names what was asked for"
 assert_contains "$ERR" "did you mean" "the message suggests a name"
 assert_contains "$ERR" "shop" "the suggestion is the closest source"
 
 note "unknown destination: suggests the closest name"
-refused "1|2" "unknown destination" ferry sync shop dww
+refused 2 "unknown destination" ferry sync shop dww
 assert_contains "$ERR" "dww"
 assert_contains "$ERR" "did you mean"
 assert_contains "$ERR" "\"dw\"" "the suggestion is the closest destination"

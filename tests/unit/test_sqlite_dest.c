@@ -220,7 +220,7 @@ static void values_round_trip(void **state)
 {
 	struct fixture *f = *state;
 	struct run r = {.mode = FERRY_MODE_FULL, .tables = "people"};
-	char first[4096], second[4096], url2[200], *p;
+	char first[4096], second[4096], url2[200];
 
 	assert_int_equal(sync_run(f->src, f->url, &r, first, sizeof(first)), 0);
 	assert_int_equal(r.counts[0].inserted, 4);
@@ -244,18 +244,10 @@ static void values_round_trip(void **state)
 	                                 "AND tbl_name = 'people' AND sql LIKE '%(\"name\")'"),
 	                    "1");
 
-	/* read the destination as a source: the same COPY text, plus _ferry_synced_at */
+	/* read the destination as a source: the same COPY text (ferry's own columns are skipped) */
 	snprintf(url2, sizeof(url2), "sqlite://%s/again.db", f->dir);
 	r = (struct run){.mode = FERRY_MODE_FULL, .tables = "people"};
 	assert_int_equal(sync_run(f->dst, url2, &r, second, sizeof(second)), 0);
-	for (p = second; *p; p++) /* drop the last field of each line */
-		if (*p == '\n') {
-			char *tab = p;
-			while (*--tab != '\t')
-				;
-			memmove(tab, p, strlen(p) + 1);
-			p = tab;
-		}
 	assert_non_null(
 	    strstr(first, "\tZoë 日本 😀\t0.1\t\\\\x00ff10\t12345678901234567890.123456789\tt\t"));
 	assert_non_null(
