@@ -22,7 +22,9 @@
 #include <time.h>
 #include <libpq-fe.h>
 #include "ferry/connector.h"
+#include "util/names.h"
 #include "util/pgconn.h"
+#include "util/sqltext.h"
 
 #define CHUNK (256 * 1024)   /* bytes per CopyData message */
 #define TEMP "pg_temp.\"_ferry_upsert\""
@@ -43,29 +45,6 @@ struct pgdst {
 	struct staged *staged;
 	int nstaged;
 };
-
-/* A list of names (columns of a live table). */
-struct names {
-	char **v;
-	int n;
-};
-
-static void names_free(struct names *l)
-{
-	for (int i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
-}
-
-static bool names_has(const struct names *l, const char *name)
-{
-	for (int i = 0; i < l->n; i++)
-		if (!strcmp(l->v[i], name))
-			return true;
-	return false;
-}
 
 static const char *schema_of(const struct ferry_write_opts *o)
 {
@@ -211,7 +190,7 @@ static int pg_open(struct ferry_dest *d, struct ferry_err *err)
 
 /* The columns of schema.table (empty when it does not exist). */
 static int live_columns(struct pgdst *p, const char *schema, const char *table,
-			struct names *out, struct ferry_err *err)
+			struct ferry_names *out, struct ferry_err *err)
 {
 	const char *params[] = {schema, table};
 	PGresult *r;
@@ -267,7 +246,7 @@ static int live_info(struct pgdst *p, const char *schema, const char *table, boo
 static void column_defs(struct ferry_buf *b, const struct ferry_stream *s, bool soft)
 {
 	for (int i = 0; i < s->ncols; i++) {
-		ferry_pg_ident(b, s->cols[i].name);
+		ferry_sql_ident(b, s->cols[i].name);
 		ferry_buf_addf(b, " %s%s, ", s->cols[i].pg_type, s->cols[i].not_null ? " NOT NULL" : "");
 	}
 	ferry_buf_adds(b, "\"_ferry_synced_at\" timestamptz NOT NULL DEFAULT now()");
@@ -281,7 +260,7 @@ static void column_list(struct ferry_buf *b, const char *prefix, const struct fe
 		if (i)
 			ferry_buf_adds(b, ", ");
 		ferry_buf_adds(b, prefix);
-		ferry_pg_ident(b, s->cols[i].name);
+		ferry_sql_ident(b, s->cols[i].name);
 	}
 }
 
@@ -290,7 +269,7 @@ static void pk_list(struct ferry_buf *b, const struct ferry_stream *s)
 	for (int i = 0; i < s->npk; i++) {
 		if (i)
 			ferry_buf_adds(b, ", ");
-		ferry_pg_ident(b, s->cols[s->pk[i]].name);
+		ferry_sql_ident(b, s->cols[s->pk[i]].name);
 	}
 }
 
@@ -298,20 +277,20 @@ static void pk_list(struct ferry_buf *b, const struct ferry_stream *s)
  * "ALTER TABLE t ADD COLUMN ..." for each stream or metadata column that the
  * live table lacks (nullable: existing rows have no value). Empty when none.
  */
-static void add_missing_columns(struct ferry_buf *b, const char *qtable, const struct names *have,
-				const struct ferry_stream *s, bool soft)
+static void add_missing_columns(struct ferry_buf *b, const char *qtable,
+				const struct ferry_names *have, const struct ferry_stream *s, bool soft)
 {
 	for (int i = 0; i < s->ncols; i++) {
-		if (names_has(have, s->cols[i].name))
+		if (ferry_names_has(have, s->cols[i].name))
 			continue;
 		ferry_buf_addf(b, "ALTER TABLE %s ADD COLUMN ", qtable);
-		ferry_pg_ident(b, s->cols[i].name);
+		ferry_sql_ident(b, s->cols[i].name);
 		ferry_buf_addf(b, " %s; ", s->cols[i].pg_type);
 	}
-	if (!names_has(have, "_ferry_synced_at"))
+	if (!ferry_names_has(have, "_ferry_synced_at"))
 		ferry_buf_addf(b, "ALTER TABLE %s ADD COLUMN \"_ferry_synced_at\" timestamptz "
 			       "NOT NULL DEFAULT now(); ", qtable);
-	if (soft && !names_has(have, "_ferry_deleted_at"))
+	if (soft && !ferry_names_has(have, "_ferry_deleted_at"))
 		ferry_buf_addf(b, "ALTER TABLE %s ADD COLUMN \"_ferry_deleted_at\" timestamptz; ",
 			       qtable);
 }
@@ -383,7 +362,7 @@ static int pg_prepare(struct ferry_dest *d, const struct ferry_write_opts *o,
 
 	if (o->namespace && *o->namespace) {
 		ferry_buf_adds(&sql, "CREATE SCHEMA IF NOT EXISTS ");
-		ferry_pg_ident(&sql, schema);
+		ferry_sql_ident(&sql, schema);
 		ferry_buf_adds(&sql, "; ");
 	}
 	ferry_buf_adds(&sql, "CREATE TABLE IF NOT EXISTS ");
@@ -563,7 +542,7 @@ static void changed(struct ferry_buf *b, const struct ferry_stream *s, const cha
 			first = false;
 			any = true;
 			ferry_buf_addf(b, "%s.", side ? new : old);
-			ferry_pg_ident(b, s->cols[i].name);
+			ferry_sql_ident(b, s->cols[i].name);
 			if (compare_as_text(&s->cols[i]))
 				ferry_buf_adds(b, "::text");
 		}
@@ -605,12 +584,12 @@ static int build_upsert(struct pgdst *p, const char *qlive, const struct ferry_s
 	for (int i = 0; i < s->npk; i++) {
 		const char *name = s->cols[s->pk[i]].name;
 		ferry_buf_adds(&b, i ? " AND x." : "x.");
-		ferry_pg_ident(&b, name);
+		ferry_sql_ident(&b, name);
 		ferry_buf_adds(&b, " = t.");
-		ferry_pg_ident(&b, name);
+		ferry_sql_ident(&b, name);
 	}
 	ferry_buf_adds(&b, " WHERE x.");
-	ferry_pg_ident(&b, s->cols[s->pk[0]].name);
+	ferry_sql_ident(&b, s->cols[s->pk[0]].name);
 	ferry_buf_adds(&b, " IS NULL");
 	if (nonkey || has_deleted) {
 		ferry_buf_adds(&b, " OR ");
@@ -626,9 +605,9 @@ static int build_upsert(struct pgdst *p, const char *qlive, const struct ferry_s
 		for (int i = 0; i < s->ncols; i++) {
 			if (is_key(s, i))
 				continue;
-			ferry_pg_ident(&b, s->cols[i].name);
+			ferry_sql_ident(&b, s->cols[i].name);
 			ferry_buf_adds(&b, " = EXCLUDED.");
-			ferry_pg_ident(&b, s->cols[i].name);
+			ferry_sql_ident(&b, s->cols[i].name);
 			ferry_buf_adds(&b, ", ");
 		}
 		ferry_buf_adds(&b, "\"_ferry_synced_at\" = now()");
@@ -651,7 +630,7 @@ static int begin_incremental(struct pgdst *p, const struct ferry_write_opts *o,
 {
 	const char *schema = schema_of(o);
 	struct ferry_buf sql = FERRY_BUF_INIT, q = FERRY_BUF_INIT;
-	struct names have = {0};
+	struct ferry_names have = {0};
 	char live[64];
 	bool exists, keyed;
 	int rc;
@@ -696,16 +675,16 @@ static int begin_incremental(struct pgdst *p, const struct ferry_write_opts *o,
 	ferry_buf_adds(&sql, "DROP TABLE IF EXISTS " TEMP "; CREATE TEMP TABLE \"_ferry_upsert\" (");
 	for (int i = 0; i < s->ncols; i++) {
 		ferry_buf_adds(&sql, i ? ", " : "");
-		ferry_pg_ident(&sql, s->cols[i].name);
+		ferry_sql_ident(&sql, s->cols[i].name);
 		ferry_buf_addf(&sql, " %s", s->cols[i].pg_type);
 	}
 	ferry_buf_adds(&sql, ") ON COMMIT DELETE ROWS");
 	if ((rc = run(p, sql.data, "creating the upsert table for", s->name, err)))
 		goto out;
 	rc = build_upsert(p, q.data, s,
-			  o->soft_deletes || names_has(&have, "_ferry_deleted_at"), err);
+			  o->soft_deletes || ferry_names_has(&have, "_ferry_deleted_at"), err);
 out:
-	names_free(&have);
+	ferry_names_release(&have);
 	ferry_buf_release(&sql);
 	ferry_buf_release(&q);
 	return rc;
@@ -890,7 +869,7 @@ static int end_full(struct pgdst *p, const struct ferry_write_opts *o,
 		ferry_buf_addf(&sql, "CREATE %sINDEX ON %s (", ix->unique ? "UNIQUE " : "", q.data);
 		for (int k = 0; k < ix->ncols; k++) {
 			ferry_buf_adds(&sql, k ? ", " : "");
-			ferry_pg_ident(&sql, s->cols[ix->cols[k]].name);
+			ferry_sql_ident(&sql, s->cols[ix->cols[k]].name);
 		}
 		ferry_buf_adds(&sql, "); ");
 	}
@@ -989,11 +968,12 @@ static long long staged_rows(struct pgdst *p, const char *staging)
 }
 
 /* An expression for live column `name` in a SELECT from live l: NULL when it is missing. */
-static void live_expr(struct ferry_buf *b, const struct names *have, const struct ferry_column *c)
+static void live_expr(struct ferry_buf *b, const struct ferry_names *have,
+		      const struct ferry_column *c)
 {
-	if (names_has(have, c->name)) {
+	if (ferry_names_has(have, c->name)) {
 		ferry_buf_adds(b, "l.");
-		ferry_pg_ident(b, c->name);
+		ferry_sql_ident(b, c->name);
 	} else {
 		ferry_buf_addf(b, "NULL::%s", c->pg_type);
 	}
@@ -1002,24 +982,24 @@ static void live_expr(struct ferry_buf *b, const struct names *have, const struc
 /* Counts (and with soft deletes, keeps) the live rows whose key is not in staging. */
 static int carry_deleted(struct pgdst *p, const struct ferry_write_opts *o,
 			 const struct ferry_stream *s, const char *qlive, const char *qstaging,
-			 const struct names *have, long long *deleted, struct ferry_err *err)
+			 const struct ferry_names *have, long long *deleted, struct ferry_err *err)
 {
 	struct ferry_buf sql = FERRY_BUF_INIT, absent = FERRY_BUF_INIT;
-	bool had_deleted = names_has(have, "_ferry_deleted_at");
+	bool had_deleted = ferry_names_has(have, "_ferry_deleted_at");
 	PGresult *r = NULL;
 	int rc;
 
 	*deleted = 0;
 	for (int i = 0; i < s->npk; i++)
-		if (!names_has(have, s->cols[s->pk[i]].name))
+		if (!ferry_names_has(have, s->cols[s->pk[i]].name))
 			return 0; /* the old table has no such key: nothing comparable */
 	ferry_buf_addf(&absent, "NOT EXISTS (SELECT 1 FROM %s s WHERE ", qstaging);
 	for (int i = 0; i < s->npk; i++) {
 		const char *name = s->cols[s->pk[i]].name;
 		ferry_buf_adds(&absent, i ? " AND s." : "s.");
-		ferry_pg_ident(&absent, name);
+		ferry_sql_ident(&absent, name);
 		ferry_buf_adds(&absent, " = l.");
-		ferry_pg_ident(&absent, name);
+		ferry_sql_ident(&absent, name);
 	}
 	ferry_buf_adds(&absent, ")");
 
@@ -1029,8 +1009,9 @@ static int carry_deleted(struct pgdst *p, const struct ferry_write_opts *o,
 			live_expr(&sql, have, &s->cols[i]);
 			ferry_buf_addf(&sql, " AS c%d, ", i);
 		}
-		ferry_buf_adds(&sql, names_has(have, "_ferry_synced_at") ? "l.\"_ferry_synced_at\""
-									: "now()");
+		ferry_buf_adds(&sql, ferry_names_has(have, "_ferry_synced_at")
+					     ? "l.\"_ferry_synced_at\""
+					     : "now()");
 		ferry_buf_adds(&sql, " AS synced, ");
 		ferry_buf_adds(&sql, had_deleted ? "coalesce(l.\"_ferry_deleted_at\", now()) AS gone_at, "
 						   "l.\"_ferry_deleted_at\" IS NULL AS fresh"
@@ -1105,7 +1086,7 @@ static int rename_indexes(struct pgdst *p, const char *schema, const char *table
 		ferry_buf_adds(&sql, "SAVEPOINT ferry_ix; ALTER INDEX ");
 		ferry_pg_qname(&sql, schema, name);
 		ferry_buf_adds(&sql, " RENAME TO ");
-		ferry_pg_ident(&sql, fit);
+		ferry_sql_ident(&sql, fit);
 		ferry_buf_adds(&sql, "; RELEASE SAVEPOINT ferry_ix");
 		x = ferry_pg_run(p->conn, sql.data);
 		if (!ferry_pg_ok(x)) {
@@ -1130,7 +1111,7 @@ static int swap_one(struct pgdst *p, const struct ferry_write_opts *o,
 	struct ferry_buf sql = FERRY_BUF_INIT, ql = FERRY_BUF_INIT, qs = FERRY_BUF_INIT,
 			 qb = FERRY_BUF_INIT;
 	char live[64], staging[64], backup[64];
-	struct names have = {0};
+	struct ferry_names have = {0};
 	bool exists, views;
 	long long rows, deleted = 0;
 	int rc;
@@ -1180,13 +1161,13 @@ static int swap_one(struct pgdst *p, const struct ferry_write_opts *o,
 			/* A backup of the same second (a run just before this one) makes way. */
 			ferry_buf_addf(&sql, "DROP TABLE IF EXISTS %s; ALTER TABLE %s RENAME TO ",
 				       qb.data, ql.data);
-			ferry_pg_ident(&sql, backup);
+			ferry_sql_ident(&sql, backup);
 			ferry_buf_addf(&sql, "; COMMENT ON TABLE %s IS ", qb.data);
 			mark(&sql, "backup", o->run_unix, s);
 			ferry_buf_adds(&sql, "; ");
 		}
 		ferry_buf_addf(&sql, "ALTER TABLE %s RENAME TO ", qs.data);
-		ferry_pg_ident(&sql, live);
+		ferry_sql_ident(&sql, live);
 		ferry_buf_addf(&sql, "; COMMENT ON TABLE %s IS NULL", ql.data);
 	}
 	if ((rc = run(p, sql.data, "swapping in", s->name, err))) {
@@ -1205,7 +1186,7 @@ static int swap_one(struct pgdst *p, const struct ferry_write_opts *o,
 	c->inserted = rows;
 	c->deleted = deleted;
 out:
-	names_free(&have);
+	ferry_names_release(&have);
 	ferry_buf_release(&sql);
 	ferry_buf_release(&ql);
 	ferry_buf_release(&qs);

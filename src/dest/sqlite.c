@@ -33,6 +33,8 @@
 #include "ferry/err.h"
 #include "ferry/fault.h"
 #include "ferry/stream.h"
+#include "util/names.h"
+#include "util/sqltext.h"
 
 #define BUSY_TIMEOUT_MS 5000
 #define SYNCED_AT "_ferry_synced_at"
@@ -56,19 +58,6 @@ struct sqlite_dest {
 };
 
 /* ---- helpers ---------------------------------------------------------- */
-
-static int add_ident(struct ferry_buf *b, const char *name)
-{
-	int rc = ferry_buf_addc(b, '"');
-
-	for (; !rc && *name; name++) {
-		if (*name == '"')
-			rc = ferry_buf_addc(b, '"');
-		if (!rc)
-			rc = ferry_buf_addc(b, *name);
-	}
-	return rc ? rc : ferry_buf_addc(b, '"');
-}
 
 /* Current UTC time as 2026-11-23T10:00:00.123Z. */
 static void now_iso(char out[32])
@@ -256,7 +245,7 @@ static int table_columns(struct sqlite_dest *p, const char *table, struct colset
 }
 
 /* Every table name of the file (caller releases). */
-static int all_tables(struct sqlite_dest *p, struct colset *out)
+static int all_tables(struct sqlite_dest *p, struct ferry_names *out)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
@@ -265,15 +254,11 @@ static int all_tables(struct sqlite_dest *p, struct colset *out)
 	                       &st, NULL) != SQLITE_OK)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		char **v = realloc(out->v, sizeof(*v) * (size_t)(out->n + 1));
-		if (!v || !(v[out->n] = strdup((const char *)sqlite3_column_text(st, 0)))) {
-			if (v)
-				out->v = v;
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		if (ferry_names_push(out, name, strlen(name))) {
 			sqlite3_finalize(st);
 			return -1;
 		}
-		out->v = v;
-		out->n++;
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -1;
@@ -302,7 +287,7 @@ static int drop_table(struct ferry_dest *d, const char *name, struct ferry_err *
 
 	ferry_buf_reset(&p->tmp);
 	ferry_buf_adds(&p->tmp, "DROP TABLE IF EXISTS ");
-	add_ident(&p->tmp, name);
+	ferry_sql_ident(&p->tmp, name);
 	return exec_sql(d, p->tmp.data, "dropping the table", name, err);
 }
 
@@ -433,7 +418,7 @@ static int ensure_state_table(struct ferry_dest *d, const struct ferry_write_opt
 		return oom(err);
 	ferry_buf_reset(&p->tmp);
 	ferry_buf_adds(&p->tmp, "CREATE TABLE IF NOT EXISTS ");
-	add_ident(&p->tmp, st);
+	ferry_sql_ident(&p->tmp, st);
 	ferry_buf_adds(&p->tmp, " (state_key TEXT NOT NULL, stream TEXT NOT NULL, cursor TEXT, "
 	                        "updated_at TEXT, PRIMARY KEY (state_key, stream))");
 	rc = exec_sql(d, p->tmp.data, "creating the state table", st, err);
@@ -456,7 +441,7 @@ static int put_cursor(struct ferry_dest *d, const struct ferry_write_opts *o, co
 			return oom(err);
 		ferry_buf_reset(&p->tmp);
 		ferry_buf_adds(&p->tmp, "INSERT INTO ");
-		add_ident(&p->tmp, tab);
+		ferry_sql_ident(&p->tmp, tab);
 		ferry_buf_adds(&p->tmp,
 		               " (state_key, stream, cursor, updated_at) VALUES (?1, ?2, ?3, ?4) "
 		               "ON CONFLICT (state_key, stream) DO UPDATE SET "
@@ -472,7 +457,7 @@ static int put_cursor(struct ferry_dest *d, const struct ferry_write_opts *o, co
 		if (!rc) {
 			ferry_buf_reset(&p->tmp);
 			ferry_buf_adds(&p->tmp, "DELETE FROM ");
-			add_ident(&p->tmp, tab);
+			ferry_sql_ident(&p->tmp, tab);
 			ferry_buf_adds(&p->tmp, " WHERE state_key = ?1 AND stream = ?2");
 			free(tab);
 			if (sqlite3_prepare_v2(p->db, p->tmp.data, -1, &del, NULL) != SQLITE_OK)
@@ -525,7 +510,7 @@ static int dest_get_cursor(struct ferry_dest *d, const struct ferry_write_opts *
 		goto out;
 	ferry_buf_reset(&p->tmp);
 	ferry_buf_adds(&p->tmp, "SELECT cursor FROM ");
-	add_ident(&p->tmp, tab);
+	ferry_sql_ident(&p->tmp, tab);
 	ferry_buf_adds(&p->tmp, " WHERE state_key = ?1 AND stream = ?2");
 	if (sqlite3_prepare_v2(p->db, p->tmp.data, -1, &st, NULL) != SQLITE_OK) {
 		rc = db_err(d, err, "reading the cursor", tab);
@@ -571,14 +556,14 @@ static int dest_prepare(struct ferry_dest *d, const struct ferry_write_opts *o,
                         const struct ferry_stream *streams, int n, struct ferry_err *err)
 {
 	struct sqlite_dest *p = d->priv;
-	struct colset all = {0};
+	struct ferry_names all = FERRY_NAMES_INIT;
 	long long now = (long long)time(NULL);
 	int i, j, rc;
 
 	if ((rc = ensure_state_table(d, o, err)))
 		return rc;
 	if (all_tables(p, &all)) {
-		colset_release(&all);
+		ferry_names_release(&all);
 		return db_err(d, err, "listing tables", NULL);
 	}
 	for (i = 0; i < n && !rc; i++) {
@@ -597,7 +582,7 @@ static int dest_prepare(struct ferry_dest *d, const struct ferry_write_opts *o,
 		}
 		free(live);
 	}
-	colset_release(&all);
+	ferry_names_release(&all);
 	return rc;
 }
 
@@ -605,7 +590,7 @@ static int dest_reset(struct ferry_dest *d, const struct ferry_write_opts *o,
                       const struct ferry_stream *streams, int n, struct ferry_err *err)
 {
 	struct sqlite_dest *p = d->priv;
-	struct colset all = {0};
+	struct ferry_names all = FERRY_NAMES_INIT;
 	int i, j, rc;
 
 	if ((rc = ensure_state_table(d, o, err)))
@@ -636,7 +621,7 @@ static int dest_reset(struct ferry_dest *d, const struct ferry_write_opts *o,
 out:
 	if (rc)
 		rollback(p);
-	colset_release(&all);
+	ferry_names_release(&all);
 	return rc;
 }
 
@@ -678,14 +663,15 @@ static int create_table_sql(struct ferry_buf *q, const char *name, const struct 
 
 	ferry_buf_reset(q);
 	ferry_buf_adds(q, "CREATE TABLE ");
-	add_ident(q, name);
+	ferry_sql_ident(q, name);
 	ferry_buf_adds(q, " (");
 	for (i = 0; i < s->ncols; i++) {
 		if (is_meta(s->cols[i].name))
 			continue;
-		add_ident(q, s->cols[i].name);
+		ferry_sql_ident(q, s->cols[i].name);
 		ferry_buf_addc(q, ' ');
-		add_ident(q, decl_of(&s->cols[i])); /* quoted: PostgreSQL names like "integer[]" */
+		/* quoted: PostgreSQL names like "integer[]" */
+		ferry_sql_ident(q, decl_of(&s->cols[i]));
 		if (s->cols[i].not_null)
 			ferry_buf_adds(q, " NOT NULL");
 		ferry_buf_adds(q, ", ");
@@ -698,7 +684,7 @@ static int create_table_sql(struct ferry_buf *q, const char *name, const struct 
 		for (i = 0; i < s->npk; i++) {
 			if (i)
 				ferry_buf_adds(q, ", ");
-			add_ident(q, s->cols[s->pk[i]].name);
+			ferry_sql_ident(q, s->cols[s->pk[i]].name);
 		}
 		ferry_buf_addc(q, ')');
 	}
@@ -720,9 +706,9 @@ static int create_indexes(struct ferry_dest *d, const char *table, const char *b
 		               if_not_exists ? "IF NOT EXISTS " : "");
 		ferry_buf_reset(&p->tmp);
 		ferry_buf_addf(&p->tmp, "%s__%s%s", base, ix->name ? ix->name : "idx", suffix);
-		add_ident(&p->sql, p->tmp.data);
+		ferry_sql_ident(&p->sql, p->tmp.data);
 		ferry_buf_adds(&p->sql, " ON ");
-		add_ident(&p->sql, table);
+		ferry_sql_ident(&p->sql, table);
 		ferry_buf_adds(&p->sql, " (");
 		for (j = 0; j < ix->ncols; j++) {
 			if (ix->cols[j] < 0 || ix->cols[j] >= s->ncols)
@@ -731,7 +717,7 @@ static int create_indexes(struct ferry_dest *d, const char *table, const char *b
 				                     ix->cols[j], s->ncols);
 			if (j)
 				ferry_buf_adds(&p->sql, ", ");
-			add_ident(&p->sql, s->cols[ix->cols[j]].name);
+			ferry_sql_ident(&p->sql, s->cols[ix->cols[j]].name);
 		}
 		ferry_buf_addc(&p->sql, ')');
 		if ((rc = exec_sql(d, p->sql.data, "creating an index", table, err)))
@@ -756,18 +742,18 @@ static int add_missing_columns(struct ferry_dest *d, const char *table, const st
 			continue;
 		ferry_buf_reset(&p->sql);
 		ferry_buf_adds(&p->sql, "ALTER TABLE ");
-		add_ident(&p->sql, table);
+		ferry_sql_ident(&p->sql, table);
 		ferry_buf_adds(&p->sql, " ADD COLUMN ");
-		add_ident(&p->sql, name);
+		ferry_sql_ident(&p->sql, name);
 		ferry_buf_addc(&p->sql, ' ');
-		add_ident(&p->sql, decl);
+		ferry_sql_ident(&p->sql, decl);
 		if ((rc = exec_sql(d, p->sql.data, "adding a column", table, err)))
 			return rc;
 	}
 	if (colset_find(have, SYNCED_AT) < 0) {
 		ferry_buf_reset(&p->sql);
 		ferry_buf_adds(&p->sql, "ALTER TABLE ");
-		add_ident(&p->sql, table);
+		ferry_sql_ident(&p->sql, table);
 		ferry_buf_adds(&p->sql, " ADD COLUMN \"" SYNCED_AT "\" TEXT");
 		if ((rc = exec_sql(d, p->sql.data, "adding a column", table, err)))
 			return rc;
@@ -860,12 +846,12 @@ static int prepare_insert(struct ferry_dest *d, const struct ferry_stream *s, bo
 
 	ferry_buf_reset(&p->sql);
 	ferry_buf_adds(&p->sql, "INSERT INTO ");
-	add_ident(&p->sql, p->table);
+	ferry_sql_ident(&p->sql, p->table);
 	ferry_buf_adds(&p->sql, " (");
 	for (i = 0; i < s->ncols; i++) {
 		if (is_meta(s->cols[i].name))
 			continue;
-		add_ident(&p->sql, s->cols[i].name);
+		ferry_sql_ident(&p->sql, s->cols[i].name);
 		ferry_buf_adds(&p->sql, ", ");
 	}
 	ferry_buf_adds(&p->sql, "\"" SYNCED_AT "\") VALUES (");
@@ -906,12 +892,12 @@ static int prepare_update(struct ferry_dest *d, const struct ferry_stream *s, st
 		return 0; /* every column is in the key: an existing row is always unchanged */
 	ferry_buf_reset(&p->sql);
 	ferry_buf_adds(&p->sql, "UPDATE ");
-	add_ident(&p->sql, p->table);
+	ferry_sql_ident(&p->sql, p->table);
 	ferry_buf_adds(&p->sql, " SET ");
 	for (i = 0; i < s->ncols; i++) {
 		if (is_pk(s, i) || is_meta(s->cols[i].name))
 			continue;
-		add_ident(&p->sql, s->cols[i].name);
+		ferry_sql_ident(&p->sql, s->cols[i].name);
 		ferry_buf_addf(&p->sql, " = ?%d, ", i + 1);
 	}
 	if (p->has_deleted_at)
@@ -920,7 +906,7 @@ static int prepare_update(struct ferry_dest *d, const struct ferry_stream *s, st
 	for (i = 0; i < s->npk; i++) {
 		if (i)
 			ferry_buf_adds(&p->sql, " AND ");
-		add_ident(&p->sql, s->cols[s->pk[i]].name);
+		ferry_sql_ident(&p->sql, s->cols[s->pk[i]].name);
 		ferry_buf_addf(&p->sql, " = ?%d", s->pk[i] + 1);
 	}
 	ferry_buf_adds(&p->sql, " AND (");
@@ -929,7 +915,7 @@ static int prepare_update(struct ferry_dest *d, const struct ferry_stream *s, st
 		if (is_pk(s, i) || is_meta(s->cols[i].name))
 			continue;
 		ferry_buf_adds(&p->sql, sep);
-		add_ident(&p->sql, s->cols[i].name);
+		ferry_sql_ident(&p->sql, s->cols[i].name);
 		ferry_buf_addf(&p->sql, " IS NOT ?%d", i + 1);
 		sep = " OR ";
 	}
@@ -1363,14 +1349,14 @@ static void add_absent(struct ferry_buf *q, const char *staging, const struct fe
 	int i;
 
 	ferry_buf_adds(q, "NOT EXISTS (SELECT 1 FROM ");
-	add_ident(q, staging);
+	ferry_sql_ident(q, staging);
 	ferry_buf_adds(q, " s WHERE ");
 	for (i = 0; i < s->npk; i++) {
 		const char *k = s->cols[s->pk[i]].name;
 		if (i)
 			ferry_buf_adds(q, " AND ");
-		ferry_buf_adds(q, "s."), add_ident(q, k), ferry_buf_adds(q, " = l."),
-		    add_ident(q, k);
+		ferry_buf_adds(q, "s."), ferry_sql_ident(q, k), ferry_buf_adds(q, " = l."),
+		    ferry_sql_ident(q, k);
 	}
 	ferry_buf_addc(q, ')');
 }
@@ -1404,7 +1390,7 @@ static int swap_one(struct ferry_dest *d, const struct ferry_write_opts *o,
 	}
 	ferry_buf_reset(&p->sql);
 	ferry_buf_adds(&p->sql, "SELECT count(*) FROM ");
-	add_ident(&p->sql, staging);
+	ferry_sql_ident(&p->sql, staging);
 	if ((rc = query_ll(d, p->sql.data, &cnt->inserted, staging, err)))
 		goto out;
 	cnt->deleted = 0;
@@ -1425,7 +1411,7 @@ static int swap_one(struct ferry_dest *d, const struct ferry_write_opts *o,
 			 * staging */
 			ferry_buf_reset(&p->sql);
 			ferry_buf_adds(&p->sql, "SELECT count(*) FROM ");
-			add_ident(&p->sql, live);
+			ferry_sql_ident(&p->sql, live);
 			ferry_buf_adds(&p->sql, " l WHERE ");
 			if (live_del)
 				ferry_buf_adds(&p->sql, "l.\"" DELETED_AT "\" IS NULL AND ");
@@ -1437,21 +1423,21 @@ static int swap_one(struct ferry_dest *d, const struct ferry_write_opts *o,
 			/* keep vanished rows, marked, with the columns both tables have */
 			ferry_buf_reset(&p->sql);
 			ferry_buf_adds(&p->sql, "INSERT INTO ");
-			add_ident(&p->sql, staging);
+			ferry_sql_ident(&p->sql, staging);
 			ferry_buf_adds(&p->sql, " (");
 			ferry_buf_reset(&p->tmp);
 			for (i = 0; i < sc.n; i++) {
 				if (!strcmp(sc.v[i], DELETED_AT) ||
 				    (colset_find(&lc, sc.v[i]) < 0 && strcmp(sc.v[i], SYNCED_AT)))
 					continue;
-				add_ident(&p->sql, sc.v[i]);
+				ferry_sql_ident(&p->sql, sc.v[i]);
 				ferry_buf_adds(&p->sql, ", ");
 				if (!strcmp(sc.v[i], SYNCED_AT) &&
 				    colset_find(&lc, SYNCED_AT) < 0) {
 					ferry_buf_addf(&p->tmp, "'%s', ", now);
 				} else {
 					ferry_buf_adds(&p->tmp, "l.");
-					add_ident(&p->tmp, sc.v[i]);
+					ferry_sql_ident(&p->tmp, sc.v[i]);
 					ferry_buf_adds(&p->tmp, ", ");
 				}
 			}
@@ -1463,7 +1449,7 @@ static int swap_one(struct ferry_dest *d, const struct ferry_write_opts *o,
 			else
 				ferry_buf_addf(&p->sql, "'%s'", now);
 			ferry_buf_adds(&p->sql, " FROM ");
-			add_ident(&p->sql, live);
+			ferry_sql_ident(&p->sql, live);
 			ferry_buf_adds(&p->sql, " l WHERE ");
 			add_absent(&p->sql, staging, s);
 			if ((rc = exec_sql(d, p->sql.data, "keeping deleted rows", live, err)))
@@ -1479,7 +1465,7 @@ static int swap_one(struct ferry_dest *d, const struct ferry_write_opts *o,
 			goto out;
 		ferry_buf_reset(&p->sql);
 		ferry_buf_adds(&p->sql, "DELETE FROM ");
-		add_ident(&p->sql, live);
+		ferry_sql_ident(&p->sql, live);
 		if ((rc = exec_sql(d, p->sql.data, "emptying the table", live, err)))
 			goto out;
 		ferry_buf_reset(&p->sql);
@@ -1487,12 +1473,12 @@ static int swap_one(struct ferry_dest *d, const struct ferry_write_opts *o,
 		for (i = 0; i < sc.n; i++) {
 			if (i)
 				ferry_buf_adds(&p->tmp, ", ");
-			add_ident(&p->tmp, sc.v[i]);
+			ferry_sql_ident(&p->tmp, sc.v[i]);
 		}
 		ferry_buf_adds(&p->sql, "INSERT INTO ");
-		add_ident(&p->sql, live);
+		ferry_sql_ident(&p->sql, live);
 		ferry_buf_addf(&p->sql, " (%s) SELECT %s FROM ", p->tmp.data, p->tmp.data);
-		add_ident(&p->sql, staging);
+		ferry_sql_ident(&p->sql, staging);
 		if ((rc = exec_sql(d, p->sql.data, "filling the table", live, err)) ||
 		    (rc = drop_table(d, staging, err)))
 			goto out;
@@ -1502,18 +1488,18 @@ static int swap_one(struct ferry_dest *d, const struct ferry_write_opts *o,
 				goto out;
 			ferry_buf_reset(&p->sql);
 			ferry_buf_adds(&p->sql, "ALTER TABLE ");
-			add_ident(&p->sql, live);
+			ferry_sql_ident(&p->sql, live);
 			ferry_buf_adds(&p->sql, " RENAME TO ");
-			add_ident(&p->sql, backup);
+			ferry_sql_ident(&p->sql, backup);
 			if ((rc =
 			         exec_sql(d, p->sql.data, "moving the old table aside", live, err)))
 				goto out;
 		}
 		ferry_buf_reset(&p->sql);
 		ferry_buf_adds(&p->sql, "ALTER TABLE ");
-		add_ident(&p->sql, staging);
+		ferry_sql_ident(&p->sql, staging);
 		ferry_buf_adds(&p->sql, " RENAME TO ");
-		add_ident(&p->sql, live);
+		ferry_sql_ident(&p->sql, live);
 		if ((rc = exec_sql(d, p->sql.data, "swapping in the new table", live, err)))
 			goto out;
 	}

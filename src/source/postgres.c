@@ -18,7 +18,12 @@
 #include <string.h>
 #include <libpq-fe.h>
 #include "ferry/connector.h"
+#include "util/names.h"
 #include "util/pgconn.h"
+#include "util/sqltext.h"
+
+/* Trimmed around the items of comma lists: isspace() in the C locale. */
+#define SPACES " \t\n\v\f\r"
 
 /* What discover() learnt about a relation that begin() needs. */
 struct rel {
@@ -173,35 +178,29 @@ static int apply_settings(struct ferry_source *src, struct ferry_stream *s, cons
 		}
 	}
 	if (pk) {
-		char *copy = strdup(pk), *tok, *save = NULL;
+		struct ferry_names names = FERRY_NAMES_INIT;
 		int *v = calloc((size_t)s->ncols + 1, sizeof(int)), n = 0;
 
-		if (!copy || !v) {
-			free(copy);
+		if (!v || ferry_names_split(&names, pk, SPACES)) {
+			ferry_names_release(&names);
 			free(v);
 			return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
 		}
-		for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-			while (isspace((unsigned char)*tok))
-				tok++;
-			for (char *e = tok + strlen(tok); e > tok && isspace((unsigned char)e[-1]);)
-				*--e = '\0';
-			if (!*tok)
-				continue;
-			int pos = ferry_stream_column(s, tok);
+		for (int i = 0; i < names.n; i++) {
+			int pos = ferry_stream_column(s, names.v[i]);
 			if (pos < 0 || n >= s->ncols) {
 				list_columns(s, cols, sizeof(cols));
 				ferry_err_set(err, FERRY_EUSAGE,
 					      "pk.%s names column \"%s\", which table \"%s\" of source "
 					      "\"%s\" does not have (it has: %s)",
-					      s->name, tok, s->name, src->name, cols);
-				free(copy);
+					      s->name, names.v[i], s->name, src->name, cols);
+				ferry_names_release(&names);
 				free(v);
 				return FERRY_EUSAGE;
 			}
 			v[n++] = pos;
 		}
-		free(copy);
+		ferry_names_release(&names);
 		if (!n) {
 			free(v);
 			return ferry_err_set(err, FERRY_EUSAGE, "pk.%s is empty: name one or more "
@@ -388,13 +387,9 @@ static int check_setting_tables(struct ferry_source *src, const struct ferry_str
 	const struct ferry_config *c = src->config;
 
 	for (int i = 0; c && i < c->n; i++) {
-		const char *k = c->v[i].key, *name;
+		const char *k = c->v[i].key, *name = ferry_names_setting_table(k);
 		bool found = false;
-		if (!strncmp(k, "cursor.", 7))
-			name = k + 7;
-		else if (!strncmp(k, "pk.", 3))
-			name = k + 3;
-		else
+		if (!name)
 			continue;
 		for (int j = 0; j < out->n && !found; j++)
 			found = !strcmp(out->v[j].name, name) ||
@@ -470,6 +465,7 @@ static int pg_discover(struct ferry_source *src, struct ferry_stream_list *out,
 	struct pgsrc *p = src->priv;
 	const char *tables = ferry_config_get(src->config, "tables");
 	struct tabinfo *t = NULL;
+	struct ferry_names wanted = FERRY_NAMES_INIT;
 	bool *chosen = NULL;
 	PGresult *r = NULL;
 	int rc, nt = 0;
@@ -505,33 +501,22 @@ static int pg_discover(struct ferry_source *src, struct ferry_stream_list *out,
 	}
 
 	if (tables && *tables) {
-		char *copy = strdup(tables), *tok, *save = NULL;
-		if (!copy) {
+		if (ferry_names_split(&wanted, tables, SPACES)) {
 			rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
 			goto out;
 		}
-		for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-			while (isspace((unsigned char)*tok))
-				tok++;
-			for (char *e = tok + strlen(tok); e > tok && isspace((unsigned char)e[-1]);)
-				*--e = '\0';
-			if (!*tok)
-				continue;
-			struct tabinfo *hit = find_table(t, nt, tok);
+		for (int i = 0; i < wanted.n; i++) {
+			struct tabinfo *hit = find_table(t, nt, wanted.v[i]);
 			if (!hit) {
-				rc = not_found(src, tok, t, nt, err);
-				free(copy);
+				rc = not_found(src, wanted.v[i], t, nt, err);
 				goto out;
 			}
 			if (chosen[hit - t])
 				continue;
 			chosen[hit - t] = true;
-			if ((rc = describe(src, p, hit, out, err))) {
-				free(copy);
+			if ((rc = describe(src, p, hit, out, err)))
 				goto out;
-			}
 		}
-		free(copy);
 	} else {
 		for (int i = 0; i < nt; i++) {
 			if (strcmp(t[i].nsp, "public") || t[i].partition ||
@@ -543,6 +528,7 @@ static int pg_discover(struct ferry_source *src, struct ferry_stream_list *out,
 	}
 	rc = check_setting_tables(src, out, err);
 out:
+	ferry_names_release(&wanted);
 	free(t);
 	free(chosen);
 	PQclear(r);
@@ -656,7 +642,7 @@ static int pg_begin(struct ferry_source *src, const struct ferry_read_req *req, 
 				     s->name, p->who.name, s->name);
 
 	if (s->cursor >= 0) {
-		ferry_pg_ident(&col, s->cols[s->cursor].name);
+		ferry_sql_ident(&col, s->cols[s->cursor].name);
 		if (req->cursor_from)
 			add_bound(&where, &first, col.data, ">=", req->cursor_from);
 		if (req->since)
@@ -699,7 +685,7 @@ static int pg_begin(struct ferry_source *src, const struct ferry_read_req *req, 
 		for (int i = 0; i < s->ncols; i++) {
 			if (i)
 				ferry_buf_adds(&sql, ", ");
-			ferry_pg_ident(&sql, s->cols[i].name);
+			ferry_sql_ident(&sql, s->cols[i].name);
 		}
 		ferry_buf_adds(&sql, ")");
 	} else {
@@ -707,7 +693,7 @@ static int pg_begin(struct ferry_source *src, const struct ferry_read_req *req, 
 		for (int i = 0; i < s->ncols; i++) {
 			if (i)
 				ferry_buf_adds(&sql, ", ");
-			ferry_pg_ident(&sql, s->cols[i].name);
+			ferry_sql_ident(&sql, s->cols[i].name);
 			if (rel && i < rel->ncols && rel->cast_text[i])
 				ferry_buf_adds(&sql, "::text");
 		}

@@ -24,6 +24,8 @@
 #include "ferry/copytext.h"
 #include "ferry/err.h"
 #include "ferry/stream.h"
+#include "util/names.h"
+#include "util/sqltext.h"
 
 #define DEFAULT_BATCH_ROWS 10000
 #define BUSY_TIMEOUT_MS 5000
@@ -54,19 +56,6 @@ static const struct ferry_setting_spec settings[] = {
 };
 
 /* ---- small helpers ---------------------------------------------------- */
-
-static int add_ident(struct ferry_buf *b, const char *name)
-{
-	int rc = ferry_buf_addc(b, '"');
-
-	for (; !rc && *name; name++) {
-		if (*name == '"')
-			rc = ferry_buf_addc(b, '"');
-		if (!rc)
-			rc = ferry_buf_addc(b, *name);
-	}
-	return rc ? rc : ferry_buf_addc(b, '"');
-}
 
 static int sql_err(struct ferry_source *src, struct ferry_err *err, const char *what)
 {
@@ -297,82 +286,7 @@ static void src_close(struct ferry_source *src)
 
 /* ---- discover --------------------------------------------------------- */
 
-struct names {
-	char **v;
-	int n;
-};
-
-static void names_release(struct names *l)
-{
-	int i;
-
-	for (i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
-}
-
-static int names_push(struct names *l, const char *s, size_t n)
-{
-	char **v = realloc(l->v, sizeof(*v) * (size_t)(l->n + 1));
-
-	if (!v)
-		return FERRY_ENOMEM;
-	l->v = v;
-	if (!(v[l->n] = strndup(s, n)))
-		return FERRY_ENOMEM;
-	l->n++;
-	return 0;
-}
-
-static bool names_has(const struct names *l, const char *s)
-{
-	int i;
-
-	for (i = 0; i < l->n; i++)
-		if (!strcmp(l->v[i], s))
-			return true;
-	return false;
-}
-
-/* Splits a comma list, trimming blanks around items and skipping empty ones. */
-static int split_list(const char *s, struct names *out)
-{
-	while (*s) {
-		const char *e = strchr(s, ','), *a = s, *b;
-		if (!e)
-			e = s + strlen(s);
-		b = e;
-		while (a < b && (*a == ' ' || *a == '\t'))
-			a++;
-		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-			b--;
-		if (b > a && names_push(out, a, (size_t)(b - a)))
-			return FERRY_ENOMEM;
-		s = *e ? e + 1 : e;
-	}
-	return 0;
-}
-
-/* "a, b, c" for messages, capped so the message stays readable. */
-static void join_names(const struct names *l, struct ferry_buf *b)
-{
-	int i;
-
-	ferry_buf_reset(b);
-	for (i = 0; i < l->n; i++) {
-		if (b->len > 300) {
-			ferry_buf_addf(b, ", ... (%d more)", l->n - i);
-			return;
-		}
-		ferry_buf_addf(b, "%s%s", i ? ", " : "", l->v[i]);
-	}
-	if (!l->n)
-		ferry_buf_adds(b, "no tables");
-}
-
-static int list_tables(struct ferry_source *src, struct names *out, bool with_views,
+static int list_tables(struct ferry_source *src, struct ferry_names *out, bool with_views,
                        struct ferry_err *err)
 {
 	struct sqlite_src *p = src->priv;
@@ -390,7 +304,7 @@ static int list_tables(struct ferry_source *src, struct names *out, bool with_vi
 		return sql_err(src, err, "listing tables");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *n = (const char *)sqlite3_column_text(st, 0);
-		if (names_push(out, n, strlen(n))) {
+		if (ferry_names_push(out, n, strlen(n))) {
 			sqlite3_finalize(st);
 			return ferry_err_set(err, FERRY_ENOMEM, "out of memory listing tables");
 		}
@@ -416,10 +330,10 @@ static int apply_pk_setting(struct ferry_source *src, struct ferry_stream *s, co
                             struct ferry_err *err)
 {
 	struct sqlite_src *p = src->priv;
-	struct names cols = {0};
+	struct ferry_names cols = {0};
 	int i, rc = 0;
 
-	if (split_list(val, &cols))
+	if (ferry_names_split(&cols, val, " \t"))
 		return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
 	if (!cols.n) {
 		rc = ferry_err_set(err, FERRY_EUSAGE, "setting pk.%s of source \"%s\" is empty",
@@ -447,7 +361,7 @@ static int apply_pk_setting(struct ferry_source *src, struct ferry_stream *s, co
 		s->pk[s->npk++] = c;
 	}
 out:
-	names_release(&cols);
+	ferry_names_release(&cols);
 	return rc;
 }
 
@@ -527,7 +441,7 @@ static int describe_table(struct ferry_source *src, const char *table, struct fe
 	if (!(s->name = strdup(table)))
 		return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
 	ferry_buf_reset(&p->tmp);
-	add_ident(&p->tmp, table);
+	ferry_sql_ident(&p->tmp, table);
 	if (!(s->source_table = strdup(p->tmp.data)))
 		return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
 
@@ -617,7 +531,7 @@ static int describe_table(struct ferry_source *src, const char *table, struct fe
 	st = NULL;
 	ferry_buf_reset(&p->tmp);
 	ferry_buf_adds(&p->tmp, "SELECT count(*) FROM ");
-	add_ident(&p->tmp, table);
+	ferry_sql_ident(&p->tmp, table);
 	if (sqlite3_prepare_v2(p->db, p->tmp.data, -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW)
 		s->estimate = sqlite3_column_int64(st, 0);
@@ -628,20 +542,16 @@ out:
 }
 
 /* cursor.X / pk.X naming a table the file does not have is a typo worth reporting. */
-static int check_family_settings(struct ferry_source *src, const struct names *all,
+static int check_family_settings(struct ferry_source *src, const struct ferry_names *all,
                                  struct ferry_err *err)
 {
 	struct sqlite_src *p = src->priv;
 	int i;
 
 	for (i = 0; i < src->config->n; i++) {
-		const char *k = src->config->v[i].key, *t = NULL;
-		if (!strncmp(k, "cursor.", 7))
-			t = k + 7;
-		else if (!strncmp(k, "pk.", 3))
-			t = k + 3;
-		if (t && !names_has(all, t)) {
-			join_names(all, &p->tmp);
+		const char *k = src->config->v[i].key, *t = ferry_names_setting_table(k);
+		if (t && !ferry_names_has(all, t)) {
+			ferry_names_join(all, &p->tmp, "no tables");
 			return ferry_err_set(
 			    err, FERRY_EUSAGE,
 			    "setting %s of source \"%s\" names table \"%s\", which does "
@@ -656,7 +566,7 @@ static int src_discover(struct ferry_source *src, struct ferry_stream_list *out,
                         struct ferry_err *err)
 {
 	struct sqlite_src *p = src->priv;
-	struct names all = {0}, tables = {0}, wanted = {0};
+	struct ferry_names all = {0}, tables = {0}, wanted = {0};
 	const char *setting = ferry_config_get(src->config, "tables");
 	int i, rc;
 
@@ -665,24 +575,24 @@ static int src_discover(struct ferry_source *src, struct ferry_stream_list *out,
 	if ((rc = check_family_settings(src, &all, err)))
 		goto out;
 	if (setting && *setting) {
-		if (split_list(setting, &wanted)) {
+		if (ferry_names_split(&wanted, setting, " \t")) {
 			rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
 			goto out;
 		}
 		for (i = 0; i < wanted.n; i++) {
-			if (!names_has(&all, wanted.v[i])) {
-				struct names plain = {0};
+			if (!ferry_names_has(&all, wanted.v[i])) {
+				struct ferry_names plain = {0};
 				list_tables(src, &plain, false, err);
-				join_names(&plain, &p->tmp);
-				names_release(&plain);
+				ferry_names_join(&plain, &p->tmp, "no tables");
+				ferry_names_release(&plain);
 				rc = ferry_err_set(
 				    err, FERRY_ENOTFOUND,
 				    "table \"%s\" not found in source \"%s\" (it has: %s)",
 				    wanted.v[i], src->name, p->tmp.data);
 				goto out;
 			}
-			if (!names_has(&tables, wanted.v[i]) &&
-			    names_push(&tables, wanted.v[i], strlen(wanted.v[i]))) {
+			if (!ferry_names_has(&tables, wanted.v[i]) &&
+			    ferry_names_push(&tables, wanted.v[i], strlen(wanted.v[i]))) {
 				rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
 				goto out;
 			}
@@ -700,9 +610,9 @@ static int src_discover(struct ferry_source *src, struct ferry_stream_list *out,
 			goto out;
 	}
 out:
-	names_release(&all);
-	names_release(&tables);
-	names_release(&wanted);
+	ferry_names_release(&all);
+	ferry_names_release(&tables);
+	ferry_names_release(&wanted);
 	return rc;
 }
 
@@ -766,19 +676,19 @@ static int build_where(struct ferry_buf *q, const struct ferry_read_req *req, co
 	const char *sep = " WHERE ";
 
 	if (req->cursor_from) {
-		ferry_buf_adds(q, sep), add_ident(q, cname), ferry_buf_adds(q, " >= ?");
+		ferry_buf_adds(q, sep), ferry_sql_ident(q, cname), ferry_buf_adds(q, " >= ?");
 		sep = " AND ";
 	}
 	if (req->since) {
-		ferry_buf_adds(q, sep), add_ident(q, cname), ferry_buf_adds(q, " >= ?");
+		ferry_buf_adds(q, sep), ferry_sql_ident(q, cname), ferry_buf_adds(q, " >= ?");
 		sep = " AND ";
 	}
 	if (req->until) {
-		ferry_buf_adds(q, sep), add_ident(q, cname), ferry_buf_adds(q, " < ?");
+		ferry_buf_adds(q, sep), ferry_sql_ident(q, cname), ferry_buf_adds(q, " < ?");
 		sep = " AND ";
 	}
 	if (with_hi) {
-		ferry_buf_adds(q, sep), add_ident(q, cname), ferry_buf_adds(q, " <= ?");
+		ferry_buf_adds(q, sep), ferry_sql_ident(q, cname), ferry_buf_adds(q, " <= ?");
 	}
 	return 0;
 }
@@ -811,7 +721,7 @@ static int cursor_high(struct ferry_source *src, const struct ferry_read_req *re
 
 	ferry_buf_reset(&p->tmp);
 	ferry_buf_adds(&p->tmp, "SELECT max(");
-	add_ident(&p->tmp, cname);
+	ferry_sql_ident(&p->tmp, cname);
 	ferry_buf_adds(&p->tmp, ") FROM ");
 	ferry_buf_adds(&p->tmp, s->source_table);
 	build_where(&p->tmp, req, cname, false);
@@ -878,7 +788,7 @@ static int src_begin(struct ferry_source *src, const struct ferry_read_req *req,
 	for (i = 0; i < s->ncols; i++) {
 		if (i)
 			ferry_buf_adds(&p->tmp, ", ");
-		add_ident(&p->tmp, s->cols[i].name);
+		ferry_sql_ident(&p->tmp, s->cols[i].name);
 	}
 	if (p->has_rowid)
 		ferry_buf_adds(&p->tmp, ", _rowid_");
@@ -888,7 +798,7 @@ static int src_begin(struct ferry_source *src, const struct ferry_read_req *req,
 		build_where(&p->tmp, req, cname, hi != NULL);
 		if (req->order_by_cursor) {
 			ferry_buf_adds(&p->tmp, " ORDER BY ");
-			add_ident(&p->tmp, cname);
+			ferry_sql_ident(&p->tmp, cname);
 		}
 	}
 	if (sqlite3_prepare_v2(p->db, p->tmp.data, -1, &p->stmt, NULL) != SQLITE_OK) {

@@ -351,22 +351,13 @@ PGresult *ferry_pg_run(PGconn *conn, const char *sql)
 	return keep ? keep : PQmakeEmptyPGresult(conn, PGRES_COMMAND_OK);
 }
 
-int ferry_pg_ident(struct ferry_buf *b, const char *name)
-{
-	int rc = ferry_buf_addc(b, '"');
-
-	for (const char *p = name; !rc && *p; p++)
-		rc = *p == '"' ? ferry_buf_add(b, "\"\"", 2) : ferry_buf_addc(b, *p);
-	return rc ? rc : ferry_buf_addc(b, '"');
-}
-
 int ferry_pg_qname(struct ferry_buf *b, const char *schema, const char *name)
 {
-	int rc = ferry_pg_ident(b, schema);
+	int rc = ferry_sql_ident(b, schema);
 
 	if (!rc)
 		rc = ferry_buf_addc(b, '.');
-	return rc ? rc : ferry_pg_ident(b, name);
+	return rc ? rc : ferry_sql_ident(b, name);
 }
 
 int ferry_pg_literal(struct ferry_buf *b, const char *s)
