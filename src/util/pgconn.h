@@ -69,11 +69,6 @@ PGresult *ferry_pg_run(PGconn *conn, const char *sql);
 /* Whether a result is COMMAND_OK or TUPLES_OK. */
 bool ferry_pg_ok(const PGresult *res);
 
-/* The quoting of sqltext.h, under its old name for tests/unit/test_pg_conn.c. */
-static inline int ferry_pg_ident(struct ferry_buf *b, const char *name)
-{
-	return ferry_sql_ident(b, name);
-}
 /* Appends "schema"."name". */
 int ferry_pg_qname(struct ferry_buf *b, const char *schema, const char *name);
 /* Appends s as a string literal (E'...' form, safe whatever the server settings). */

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 #include <libpq-fe.h>
 #include "ferry/connector.h"
+#include "util/sqltext.h"
 #include "util/pgconn.h"
 
 static const struct ferry_pg_who dest_who = {"destination", "warehouse", FERRY_EDEST};
@@ -27,7 +28,7 @@ static void quoting(void **state)
 {
 	struct ferry_buf b = FERRY_BUF_INIT;
 
-	assert_int_equal(ferry_pg_ident(&b, "we\"ird name"), 0);
+	assert_int_equal(ferry_sql_ident(&b, "we\"ird name"), 0);
 	assert_string_equal(b.data, "\"we\"\"ird name\"");
 	ferry_buf_reset(&b);
 	assert_int_equal(ferry_pg_qname(&b, "sales", "Orders"), 0);
