@@ -273,6 +273,18 @@ static void pk_list(struct ferry_buf *b, const struct ferry_stream *s)
 	}
 }
 
+/* "a.k1 = b.k1 AND a.k2 = b.k2": rows of two relations with the same primary key. */
+static void key_match(struct ferry_buf *b, const char *a, const char *bb, const struct ferry_stream *s)
+{
+	for (int i = 0; i < s->npk; i++) {
+		const char *name = s->cols[s->pk[i]].name;
+		ferry_buf_addf(b, "%s%s.", i ? " AND " : "", a);
+		ferry_sql_ident(b, name);
+		ferry_buf_addf(b, " = %s.", bb);
+		ferry_sql_ident(b, name);
+	}
+}
+
 /*
  * "ALTER TABLE t ADD COLUMN ..." for each stream or metadata column that the
  * live table lacks (nullable: existing rows have no value). Empty when none.
@@ -581,13 +593,7 @@ static int build_upsert(struct pgdst *p, const char *qlive, const struct ferry_s
 	ferry_buf_adds(&b, ") SELECT ");
 	column_list(&b, "t.", s);
 	ferry_buf_addf(&b, " FROM " TEMP " t LEFT JOIN %s x ON ", qlive);
-	for (int i = 0; i < s->npk; i++) {
-		const char *name = s->cols[s->pk[i]].name;
-		ferry_buf_adds(&b, i ? " AND x." : "x.");
-		ferry_sql_ident(&b, name);
-		ferry_buf_adds(&b, " = t.");
-		ferry_sql_ident(&b, name);
-	}
+	key_match(&b, "x", "t", s);
 	ferry_buf_adds(&b, " WHERE x.");
 	ferry_sql_ident(&b, s->cols[s->pk[0]].name);
 	ferry_buf_adds(&b, " IS NULL");
@@ -994,13 +1000,7 @@ static int carry_deleted(struct pgdst *p, const struct ferry_write_opts *o,
 		if (!ferry_names_has(have, s->cols[s->pk[i]].name))
 			return 0; /* the old table has no such key: nothing comparable */
 	ferry_buf_addf(&absent, "NOT EXISTS (SELECT 1 FROM %s s WHERE ", qstaging);
-	for (int i = 0; i < s->npk; i++) {
-		const char *name = s->cols[s->pk[i]].name;
-		ferry_buf_adds(&absent, i ? " AND s." : "s.");
-		ferry_sql_ident(&absent, name);
-		ferry_buf_adds(&absent, " = l.");
-		ferry_sql_ident(&absent, name);
-	}
+	key_match(&absent, "s", "l", s);
 	ferry_buf_adds(&absent, ")");
 
 	if (o->soft_deletes) {
