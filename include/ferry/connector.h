@@ -25,6 +25,7 @@
 struct ferry_source {
 	const struct ferry_source_ops *ops;   /* read-only */
 	const char *name;                     /* read-only: the user's name, for messages */
+	const char *type;                     /* read-only: the connector type ("stripe") */
 	const struct ferry_config *config;    /* read-only: settings, secrets decrypted */
 	struct ferry_fault *fault;            /* read-only, may be NULL */
 	void *priv;                           /* private to the connector */
@@ -49,9 +50,21 @@ struct ferry_setting_spec {
 };
 
 struct ferry_source_ops {
-	const char *type;                          /* "postgres", "sqlite" */
+	const char *type;                          /* "postgres", "sqlite", "stripe", "rest" */
 	const char *summary;
 	const struct ferry_setting_spec *settings; /* terminated by {NULL} */
+	/*
+	 * Streams that may be read at once, each through its own handle (API
+	 * sources); 0 or 1: one at a time. The engine still writes them one after
+	 * the other; the others' batches wait in their readers' rings.
+	 */
+	int (*max_parallel)(struct ferry_source *src);
+	/*
+	 * API sources: destination tables are named slug(source name) + "_" +
+	 * stream (DESIGN.md §3) unless the sync gives its own prefix. Database
+	 * sources keep their table names.
+	 */
+	bool name_by_source;
 
 	/* Connects; checks settings. FERRY_ECONNECT/EAUTH/EUSAGE with a message naming host:port, file, or key. */
 	int (*open)(struct ferry_source *src, struct ferry_err *err);
@@ -63,16 +76,22 @@ struct ferry_source_ops {
 	 */
 	int (*discover)(struct ferry_source *src, struct ferry_stream_list *out, struct ferry_err *err);
 	/*
-	 * Starts reading one stream. *cursor_hi (OUT, caller frees, NULL when the
-	 * stream has no cursor or no rows) is the highest cursor value in the
-	 * snapshot being read; rows above it are left for the next run.
+	 * Starts reading one stream; *h (OUT) is the handle read() and end() get.
+	 * *cursor_hi (OUT, caller frees, NULL when the stream has no cursor or no
+	 * rows, or when the source only learns it while reading) is the highest
+	 * cursor value in the snapshot being read; rows above it are left for the
+	 * next run. Unless max_parallel allows more, one stream at a time.
 	 */
-	int (*begin)(struct ferry_source *src, const struct ferry_read_req *req, char **cursor_hi,
-		     struct ferry_err *err);
-	/* Appends up to req->batch_rows rows to out. FERRY_DONE (with 0 rows added) at the end. */
-	int (*read)(struct ferry_source *src, struct ferry_batch *out, struct ferry_err *err);
-	/* Ends the current stream (after FERRY_DONE or to abandon it). */
-	void (*end)(struct ferry_source *src);
+	int (*begin)(struct ferry_source *src, const struct ferry_read_req *req, void **h,
+		     char **cursor_hi, struct ferry_err *err);
+	/*
+	 * Appends up to req->batch_rows rows to out. FERRY_DONE at the end (the
+	 * last rows may come with it). Called from a reader thread; with
+	 * max_parallel > 1, from several at once on different handles.
+	 */
+	int (*read)(struct ferry_source *src, void *h, struct ferry_batch *out, struct ferry_err *err);
+	/* Ends the stream (after FERRY_DONE or to abandon it) and frees h. */
+	void (*end)(struct ferry_source *src, void *h);
 	void (*close)(struct ferry_source *src);
 };
 
@@ -85,6 +104,9 @@ enum ferry_mode {
 
 struct ferry_counts {
 	long long read, inserted, updated, unchanged, deleted;
+	long long duplicates;  /* hashed-key records seen twice with the same content: skipped */
+	long long collisions;  /* hashed-key records with the same key, different content: skipped */
+	long long pages;       /* API requests that returned records */
 };
 
 /* What the engine tells a destination about the run; the same for every stream. */
@@ -141,6 +163,18 @@ struct ferry_dest_ops {
 	int (*write)(struct ferry_dest *d, const struct ferry_write_opts *o,
 		     const struct ferry_stream *s, const struct ferry_batch *b, const char *cursor,
 		     struct ferry_counts *c, struct ferry_err *err);
+	/*
+	 * The stream's columns grew or widened while it was read (API sources:
+	 * a new field, a field that was an integer and now holds text). Makes the
+	 * table being written (staging in full mode, live otherwise) hold every
+	 * column of want: adds the missing ones, widens a narrower type
+	 * (bigint -> double precision -> text; anything -> jsonb) and keeps a
+	 * wider one, converting incoming values on write. Later writes carry
+	 * want's columns in want's order. s is the stream as last begun/evolved.
+	 */
+	int (*evolve)(struct ferry_dest *d, const struct ferry_write_opts *o,
+		      const struct ferry_stream *s, const struct ferry_stream *want,
+		      struct ferry_err *err);
 	/* Ends a stream. Full: finishes the load and builds primary key and indexes on staging. */
 	int (*stream_end)(struct ferry_dest *d, const struct ferry_write_opts *o,
 			  const struct ferry_stream *s, struct ferry_err *err);

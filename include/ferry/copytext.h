@@ -14,10 +14,27 @@
 #include <stdbool.h>
 #include "ferry/buf.h"
 
+struct ferry_stream;
+
 struct ferry_batch {
 	struct ferry_buf data;   /* whole lines, each ending in '\n' */
 	long long nrows;
 	long long src_bytes;     /* bytes the source read for these rows (progress) */
+	/*
+	 * Sources whose columns grow while they read (API sources) say which
+	 * columns these rows carry: a stream owned by the source, unchanged until
+	 * end(). NULL: the columns discover() gave.
+	 */
+	const struct ferry_stream *shape;
+	/*
+	 * With FERRY_DONE: the highest cursor value read (malloc'd; the engine
+	 * takes it), for sources that learn it only by reading. NULL: none.
+	 */
+	char *cursor_hi;
+	long long pages;         /* API pages fetched for these rows */
+	long long total;         /* the API's total for the stream when it gives one, else -1 */
+	long long duplicates;    /* records skipped as exact duplicates (see ferry_counts) */
+	long long collisions;    /* records skipped: same hashed key, different content */
 };
 
 void ferry_batch_init(struct ferry_batch *b, size_t max_bytes);

@@ -57,6 +57,11 @@ struct ferry_stream {
 	int *pk;              /* primary key column positions */
 	int npk;
 	int cursor;           /* cursor column position, -1 when none */
+	/*
+	 * Rows do not arrive in cursor order (Stripe lists newest first): the
+	 * cursor is stored only once the whole stream has been read.
+	 */
+	bool cursor_unordered;
 	long long estimate;   /* rows, -1 when unknown */
 	struct ferry_index *indexes;
 	int nindexes;
@@ -89,5 +94,18 @@ enum ferry_kind ferry_kind_of_pg_type(const char *pg_type);
 const char *ferry_sqlite_decl_of(const struct ferry_column *c);
 /* The PostgreSQL type for a SQLite declared type ("VARCHAR(20)" -> "character varying(20)"). Static or malloc'd into out. */
 void ferry_pg_type_of_sqlite_decl(const char *decl, char *out, int outlen);
+
+/*
+ * Type widening for API sources (DESIGN.md §3): the PostgreSQL type that holds
+ * values of both a and b. Equal types: a. bigint and double precision: double
+ * precision. jsonb with anything: jsonb. Any other pair of API types (bigint,
+ * double precision, boolean, text, jsonb, timestamp with time zone, date):
+ * text. NULL when either type lies outside that set, meaning "leave the column
+ * alone" (a database source's numeric(12,2) or integer[] is never touched).
+ * Returns a static string or a.
+ */
+const char *ferry_pg_type_widen(const char *a, const char *b);
+/* Whether a is strictly wider than b: ferry_pg_type_widen(a, b) is a, and b is another type. */
+bool ferry_pg_type_wider(const char *a, const char *b);
 
 #endif

@@ -71,6 +71,7 @@ int ferry_source_open(struct ferry_source *src, const struct ferry_source_ops *o
 		return ferry_err_set(err, FERRY_EINTERNAL, "ferry_source_open: missing argument");
 	src->ops = ops;
 	src->name = name;
+	src->type = ops->type;
 	src->config = config;
 	src->fault = fault;
 	if ((rc = ferry_source_check_settings(ops, config, err)))

@@ -39,6 +39,7 @@ struct reader {
 	int head, tail, count;
 	bool stop;
 	struct ferry_source *src;
+	void *h;              /* the source's handle of this stream */
 };
 
 static void *reader_main(void *arg)
@@ -63,7 +64,7 @@ static void *reader_main(void *arg)
 		ferry_err_clear(&s->err);
 		rc = ferry_fault_hit(r->src->fault, "read", &s->err);
 		if (!rc)
-			rc = r->src->ops->read(r->src, &s->b, &s->err);
+			rc = r->src->ops->read(r->src, r->h, &s->b, &s->err);
 		if (rc < 0 && !s->err.code)
 			ferry_err_set(&s->err, rc, "the source failed without saying why");
 
@@ -79,12 +80,13 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
-static int reader_start(struct reader *r, struct ferry_source *src)
+static int reader_start(struct reader *r, struct ferry_source *src, void *h)
 {
 	int i;
 
 	memset(r, 0, sizeof(*r));
 	r->src = src;
+	r->h = h;
 	for (i = 0; i < NSLOTS; i++)
 		ferry_batch_init(&r->slots[i].b, BATCH_CAP);
 	pthread_mutex_init(&r->mu, NULL);
@@ -217,17 +219,29 @@ static int pick_streams(struct ferry_source *src, const struct ferry_sync_opts *
 	return 0;
 }
 
-static int name_tables(const struct ferry_sync_opts *o, struct ferry_stream_list *plan,
-		       struct ferry_err *err)
+/*
+ * Destination table names: the sync's prefix + stream name; API sources
+ * without a prefix get slug(source name) + "_" (DESIGN.md §3).
+ */
+static int name_tables(struct ferry_source *src, const struct ferry_sync_opts *o,
+		       struct ferry_stream_list *plan, struct ferry_err *err)
 {
+	char slug[256] = "";
+	const char *prefix = o->prefix ? o->prefix : "";
 	int i, j;
 
+	if (!o->prefix && src->ops->name_by_source) {
+		ferry_slug(src->name, slug, sizeof(slug) - 1);
+		if (*slug)
+			strcat(slug, "_");
+		prefix = slug;
+	}
 	for (i = 0; i < plan->n; i++) {
 		struct ferry_stream *s = &plan->v[i];
 		char want[512], fit[64];
 		char *p;
 
-		snprintf(want, sizeof(want), "%s%s", o->prefix ? o->prefix : "", s->name);
+		snprintf(want, sizeof(want), "%s%s", prefix, s->name);
 		for (p = want; *p; p++)
 			if (*p == '.')
 				*p = '_';
@@ -269,7 +283,7 @@ static int check_plan(struct ferry_source *src, const struct ferry_sync_opts *o,
 					     "--since/--until need a cursor column, and stream \"%s\" has "
 					     "none: set one with `ferry source set %s cursor.%s=COLUMN`",
 					     s->name, src->name, s->name);
-		if (s->ncols == 0)
+		if (s->ncols == 0 && !src->ops->name_by_source)
 			return ferry_err_set(err, FERRY_ECONFIG, "table \"%s\" has no columns", s->name);
 	}
 	return 0;
@@ -317,97 +331,222 @@ static char *last_cursor(const struct ferry_batch *b, int idx)
 	return ferry_buf_detach(&out, NULL);
 }
 
-static int move_stream(struct run *r, int i, char **cursor_hi, struct ferry_err *err)
-{
-	struct ferry_stream_run *sr = &r->res->runs[i];
-	const struct ferry_stream *s = sr->stream;
-	const struct ferry_sync_opts *o = r->o;
-	struct ferry_read_req req = {0};
+/*
+ * One stream being read: the source's handle and a reader thread filling a
+ * ring. Several lanes may be open at once (sources that read streams in
+ * parallel); the destination takes them one after the other.
+ */
+struct lane {
+	int i;                     /* plan index */
+	struct ferry_read_req req;
+	char *from;                /* stored cursor the read starts at */
+	void *h;
+	bool began, reading;
 	struct reader rd;
-	char *from = NULL;
-	bool ordered, reading = false, began = false;
+	const struct ferry_stream *shape;  /* columns last given to the destination */
+};
+
+/* Stream i as seen by the engine: the plan owns it; the lane's source got a read-only view. */
+static struct ferry_stream *plan_stream(struct run *r, int i)
+{
+	return &r->res->plan.v[i];
+}
+
+static bool incremental_cursor(struct run *r, const struct ferry_stream *s)
+{
+	return r->w.mode == FERRY_MODE_INCREMENTAL && s->cursor >= 0;
+}
+
+/* Starts reading stream i (main thread: it asks the destination for the stored cursor). */
+static int lane_open(struct run *r, struct lane *l, int i, char **cursor_hi, struct ferry_err *err)
+{
+	struct ferry_stream *s = plan_stream(r, i);
+	const struct ferry_sync_opts *o = r->o;
+	int rc;
+
+	memset(l, 0, sizeof(*l));
+	l->i = i;
+	if (incremental_cursor(r, s) && !o->since && !o->until &&
+	    (rc = r->dst->ops->get_cursor(r->dst, &r->w, s, &l->from, err)))
+		return rc;
+	l->req.stream = s;
+	l->req.cursor_from = l->from;
+	l->req.since = o->since;
+	l->req.until = o->until;
+	l->req.order_by_cursor = incremental_cursor(r, s);
+	l->req.batch_rows = o->batch_rows > 0 ? o->batch_rows : DEFAULT_BATCH_ROWS;
+	l->req.batch_bytes = o->batch_bytes > 0 ? o->batch_bytes : DEFAULT_BATCH_BYTES;
+	if ((rc = r->src->ops->begin(r->src, &l->req, &l->h, cursor_hi, err)))
+		return rc;
+	l->began = true;
+	if (reader_start(&l->rd, r->src, l->h))
+		return ferry_err_set(err, FERRY_EINTERNAL, "cannot start the reader thread");
+	l->reading = true;
+	return 0;
+}
+
+static void lane_close(struct run *r, struct lane *l)
+{
+	if (l->reading)
+		reader_stop(&l->rd);
+	if (l->began)
+		r->src->ops->end(r->src, l->h);
+	free(l->from);
+	memset(l, 0, sizeof(*l));
+}
+
+static bool same_columns(const struct ferry_stream *a, const struct ferry_stream *b)
+{
+	if (a->ncols != b->ncols)
+		return false;
+	for (int i = 0; i < a->ncols; i++)
+		if (strcmp(a->cols[i].name, b->cols[i].name) || strcmp(a->cols[i].pg_type, b->cols[i].pg_type))
+			return false;
+	return true;
+}
+
+/* The batch's rows carry other columns than the table has: grow the table first. */
+static int evolve(struct run *r, struct lane *l, const struct ferry_stream *shape, struct ferry_err *err)
+{
+	struct ferry_stream *s = plan_stream(r, l->i), next;
+	int rc;
+
+	l->shape = shape;
+	if (same_columns(s, shape))
+		return 0;
+	if (!r->dst->ops->evolve)
+		return ferry_err_set(err, FERRY_EINTERNAL, "destination \"%s\" cannot add columns",
+				     r->dst->name);
+	if ((rc = r->dst->ops->evolve(r->dst, &r->w, s, shape, err)))
+		return rc;
+	if (ferry_stream_copy(&next, shape))
+		return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+	/* keep the plan's names, estimate and indexes; take the columns and keys */
+	next.name = s->name;
+	next.source_table = s->source_table;
+	next.dest_table = s->dest_table;
+	next.estimate = s->estimate;
+	next.cursor_unordered = s->cursor_unordered;
+	next.indexes = s->indexes;
+	next.nindexes = s->nindexes;
+	s->name = s->source_table = s->dest_table = NULL;
+	s->indexes = NULL;
+	s->nindexes = 0;
+	ferry_stream_release(s);
+	*s = next;
+	return 0;
+}
+
+/* The destination takes stream l->i from its lane until the source is done. */
+static int lane_write(struct run *r, struct lane *l, char **cursor_hi, struct ferry_err *err)
+{
+	struct ferry_stream_run *sr = &r->res->runs[l->i];
+	struct ferry_stream *s = plan_stream(r, l->i);
+	const struct ferry_sync_opts *o = r->o;
+	bool ordered = incremental_cursor(r, s) && !s->cursor_unordered && !o->since && !o->until;
 	long long last_report = 0;
 	int rc;
 
-	ordered = r->w.mode == FERRY_MODE_INCREMENTAL && s->cursor >= 0;
-	if (ordered && !o->since && !o->until &&
-	    (rc = r->dst->ops->get_cursor(r->dst, &r->w, s, &from, err)))
-		goto out;
-	req.stream = s;
-	req.cursor_from = from;
-	req.since = o->since;
-	req.until = o->until;
-	req.order_by_cursor = ordered;
-	req.batch_rows = o->batch_rows > 0 ? o->batch_rows : DEFAULT_BATCH_ROWS;
-	req.batch_bytes = o->batch_bytes > 0 ? o->batch_bytes : DEFAULT_BATCH_BYTES;
-
 	sr->status = "running";
-	report(r, i, "read");
-	if ((rc = r->src->ops->begin(r->src, &req, cursor_hi, err)))
-		goto out;
-	began = true;
+	report(r, l->i, "read");
 	if ((rc = r->dst->ops->stream_begin(r->dst, &r->w, s, err)))
-		goto out;
-	if ((rc = reader_start(&rd, r->src))) {
-		ferry_err_set(err, rc, "cannot start the reader thread");
-		goto out;
-	}
-	reading = true;
+		return rc;
 	for (;;) {
-		struct slot *sl = reader_next(&rd);
+		struct slot *sl = reader_next(&l->rd);
 		char *cur = NULL;
 
 		if (sl->rc < 0) {
 			*err = sl->err;
-			rc = sl->rc;
-			goto out;
+			return sl->rc;
 		}
-		if (o->cancel && *o->cancel) {
-			rc = ferry_err_set(err, FERRY_ECANCEL, "cancelled while syncing stream \"%s\"",
-					   s->name);
-			goto out;
-		}
+		if (o->cancel && *o->cancel)
+			return ferry_err_set(err, FERRY_ECANCEL, "cancelled while syncing stream \"%s\"",
+					     s->name);
+		if (sl->b.shape && sl->b.shape != l->shape && (rc = evolve(r, l, sl->b.shape, err)))
+			return rc;
 		if (sl->b.nrows > 0) {
 			if ((rc = ferry_fault_hit(r->dst->fault, "write", err)))
-				goto out;
-			if (ordered && !o->since && !o->until)
+				return rc;
+			if (ordered)
 				cur = last_cursor(&sl->b, s->cursor);
 			rc = r->dst->ops->write(r->dst, &r->w, s, &sl->b, cur, &sr->c, err);
 			free(cur);
 			if (rc)
-				goto out;
+				return rc;
 			sr->c.read += sl->b.nrows;
 			sr->bytes += sl->b.src_bytes ? sl->b.src_bytes : (long long)sl->b.data.len;
 		}
+		sr->c.pages += sl->b.pages;
+		sr->c.duplicates += sl->b.duplicates;
+		sr->c.collisions += sl->b.collisions;
+		if (sl->b.total >= 0)
+			sr->estimate = sl->b.total;
 		rc = sl->rc;
-		reader_release(&rd);
+		if (rc == FERRY_DONE && sl->b.cursor_hi) {
+			free(*cursor_hi);
+			*cursor_hi = sl->b.cursor_hi;
+			sl->b.cursor_hi = NULL;
+		}
+		reader_release(&l->rd);
 		if (rc == FERRY_DONE)
 			break;
 		if (ferry_mono_ms() - last_report >= 100) {
 			last_report = ferry_mono_ms();
-			report(r, i, "read");
+			report(r, l->i, "read");
 		}
 	}
-	reader_stop(&rd);
-	reading = false;
-	if ((rc = ferry_fault_hit(r->dst->fault, "stream_end", err)))
-		goto out;
-	if ((rc = r->dst->ops->stream_end(r->dst, &r->w, s, err)))
-		goto out;
-	sr->status = r->w.mode == FERRY_MODE_FULL ? "loaded" : "done";
-	report(r, i, "read");
-	rc = 0;
-out:
-	if (reading)
-		reader_stop(&rd);
-	if (began)
-		r->src->ops->end(r->src);
-	if (rc) {
-		sr->status = "failed";
-		if (rc != FERRY_ECANCEL && !strstr(err->msg, s->name))
-			ferry_err_prefix(err, "stream \"%s\": ", s->name);
+	/* rows that came out of cursor order: the cursor moves now that all are in */
+	if (incremental_cursor(r, s) && s->cursor_unordered && *cursor_hi && !r->w.keep_cursor) {
+		struct ferry_batch none;
+		ferry_batch_init(&none, 0);
+		rc = r->dst->ops->write(r->dst, &r->w, s, &none, *cursor_hi, &sr->c, err);
+		ferry_batch_release(&none);
+		if (rc)
+			return rc;
 	}
-	free(from);
+	if ((rc = ferry_fault_hit(r->dst->fault, "stream_end", err)))
+		return rc;
+	if ((rc = r->dst->ops->stream_end(r->dst, &r->w, s, err)))
+		return rc;
+	sr->status = r->w.mode == FERRY_MODE_FULL ? "loaded" : "done";
+	report(r, l->i, "read");
+	return 0;
+}
+
+/*
+ * Moves every stream of the plan. Up to `par` streams are read at once; the
+ * destination writes them in plan order, so a lane opened early waits (its
+ * ring full) until its turn.
+ */
+static int move_streams(struct run *r, char **cursors, struct ferry_err *err)
+{
+	int n = r->res->n, par = 1, next = 0, i, rc = 0;
+	struct lane *lanes;
+
+	if (r->src->ops->max_parallel)
+		par = r->src->ops->max_parallel(r->src);
+	par = par < 1 ? 1 : par > n ? n : par;
+	lanes = calloc((size_t)n, sizeof(*lanes));
+	if (!lanes)
+		return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+	for (i = 0; i < n && !rc; i++) {
+		struct ferry_stream *s = plan_stream(r, i);
+		while (!rc && next < n && next < i + par) {
+			rc = lane_open(r, &lanes[next], next, &cursors[next], err);
+			next++;
+		}
+		if (!rc)
+			rc = lane_write(r, &lanes[i], &cursors[i], err);
+		if (rc) {
+			r->res->runs[i].status = "failed";
+			if (rc != FERRY_ECANCEL && !strstr(err->msg, s->name))
+				ferry_err_prefix(err, "stream \"%s\": ", s->name);
+		}
+		lane_close(r, &lanes[i]);
+	}
+	for (i = 0; i < next; i++)
+		lane_close(r, &lanes[i]);
+	free(lanes);
 	return rc;
 }
 
@@ -457,7 +596,7 @@ int ferry_sync(struct ferry_source *src, struct ferry_dest *dst, const struct fe
 	if ((rc = src->ops->discover(src, &all, err)))
 		goto out;
 	if ((rc = pick_streams(src, o, &all, &res->plan, err)) ||
-	    (rc = name_tables(o, &res->plan, err)) ||
+	    (rc = name_tables(src, o, &res->plan, err)) ||
 	    (rc = check_plan(src, o, res->mode, &res->plan, err)))
 		goto out;
 	res->n = res->plan.n;
@@ -491,9 +630,8 @@ int ferry_sync(struct ferry_source *src, struct ferry_dest *dst, const struct fe
 	staged = res->mode == FERRY_MODE_FULL;
 
 	/* read -> write */
-	for (i = 0; i < res->n; i++)
-		if ((rc = move_stream(&r, i, &cursors[i], err)))
-			goto out;
+	if ((rc = move_streams(&r, cursors, err)))
+		goto out;
 
 	/* commit */
 	if (res->mode == FERRY_MODE_FULL) {

@@ -614,8 +614,8 @@ static int blame_bound(struct pgsrc *p, const struct ferry_read_req *req, const 
 
 static void end_stream(struct pgsrc *p);
 
-static int pg_begin(struct ferry_source *src, const struct ferry_read_req *req, char **cursor_hi,
-		    struct ferry_err *err)
+static int pg_begin(struct ferry_source *src, const struct ferry_read_req *req, void **h,
+		    char **cursor_hi, struct ferry_err *err)
 {
 	struct pgsrc *p = src->priv;
 	const struct ferry_stream *s = req->stream;
@@ -626,6 +626,7 @@ static int pg_begin(struct ferry_source *src, const struct ferry_read_req *req, 
 	int rc = 0;
 
 	*cursor_hi = NULL;
+	*h = p; /* one stream at a time: the handle is the source */
 	end_stream(p);
 	if (!p->conn)
 		return ferry_err_set(err, FERRY_ESOURCE, "source \"%s\" lost its connection before "
@@ -738,7 +739,7 @@ static int finish_copy(struct pgsrc *p, struct ferry_err *err)
 	return rc;
 }
 
-static int pg_read(struct ferry_source *src, struct ferry_batch *out, struct ferry_err *err)
+static int pg_read(struct ferry_source *src, void *h, struct ferry_batch *out, struct ferry_err *err)
 {
 	struct pgsrc *p = src->priv;
 	long long n = 0;
@@ -830,7 +831,7 @@ static void end_stream(struct pgsrc *p)
 	p->done = false;
 }
 
-static void pg_end(struct ferry_source *src)
+static void pg_end(struct ferry_source *src, void *h)
 {
 	struct pgsrc *p = src->priv;
 

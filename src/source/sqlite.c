@@ -252,7 +252,7 @@ static void free_decls(struct sqlite_src *p)
 	p->decls = NULL;
 }
 
-static void src_end(struct ferry_source *src)
+static void end_stream(struct ferry_source *src)
 {
 	struct sqlite_src *p = src->priv;
 
@@ -272,7 +272,7 @@ static void src_close(struct ferry_source *src)
 
 	if (!p)
 		return;
-	src_end(src);
+	end_stream(src);
 	if (p->db) {
 		if (!sqlite3_get_autocommit(p->db))
 			sqlite3_exec(p->db, "ROLLBACK", NULL, NULL, NULL);
@@ -755,8 +755,8 @@ out:
 	return rc;
 }
 
-static int src_begin(struct ferry_source *src, const struct ferry_read_req *req, char **cursor_hi,
-                     struct ferry_err *err)
+static int src_begin(struct ferry_source *src, const struct ferry_read_req *req, void **h,
+		     char **cursor_hi, struct ferry_err *err)
 {
 	struct sqlite_src *p = src->priv;
 	const struct ferry_stream *s = req->stream;
@@ -766,7 +766,8 @@ static int src_begin(struct ferry_source *src, const struct ferry_read_req *req,
 	int i, rc = 0, bi;
 
 	*cursor_hi = NULL;
-	src_end(src);
+	*h = p; /* one stream at a time: the handle is the source */
+	end_stream(src);
 	p->s = s;
 	p->batch_rows = req->batch_rows > 0 ? req->batch_rows : DEFAULT_BATCH_ROWS;
 	p->batch_bytes = req->batch_bytes > 0 ? req->batch_bytes : 0;
@@ -817,7 +818,7 @@ fail:
 	sqlite3_value_free(hi);
 	free(*cursor_hi);
 	*cursor_hi = NULL;
-	src_end(src);
+	end_stream(src);
 	return rc;
 }
 
@@ -999,7 +1000,7 @@ static int encode_value(struct ferry_source *src, int col, struct ferry_buf *out
 	return ferry_err_set(err, FERRY_EINTERNAL, "unknown SQLite storage class %d", type);
 }
 
-static int src_read(struct ferry_source *src, struct ferry_batch *out, struct ferry_err *err)
+static int src_read(struct ferry_source *src, void *h, struct ferry_batch *out, struct ferry_err *err)
 {
 	struct sqlite_src *p = src->priv;
 	const struct ferry_stream *s;
@@ -1059,6 +1060,11 @@ static int src_read(struct ferry_source *src, struct ferry_batch *out, struct fe
 		out->src_bytes += bytes + s->ncols;
 	}
 	return added == 0 && p->done ? FERRY_DONE : 0;
+}
+
+static void src_end(struct ferry_source *src, void *h)
+{
+	end_stream(src);
 }
 
 const struct ferry_source_ops ferry_source_sqlite = {

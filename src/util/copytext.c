@@ -6,29 +6,42 @@
  * CopyReadAttributesText: "\N" alone is NULL, backslash escapes \b \f \n \r \t
  * \v, octal \NNN and hex \xHH, any other escaped byte stands for itself.
  */
+#include <stdlib.h>
 #include <string.h>
 #include "ferry/copytext.h"
 #include "ferry/err.h"
 
+/* Everything but the data buffer back to "no rows, nothing known". */
+static void clear_meta(struct ferry_batch *b)
+{
+	b->nrows = 0;
+	b->src_bytes = 0;
+	b->shape = NULL;
+	free(b->cursor_hi);
+	b->cursor_hi = NULL;
+	b->pages = 0;
+	b->total = -1;
+	b->duplicates = 0;
+	b->collisions = 0;
+}
+
 void ferry_batch_init(struct ferry_batch *b, size_t max_bytes)
 {
 	ferry_buf_init(&b->data, max_bytes);
-	b->nrows = 0;
-	b->src_bytes = 0;
+	b->cursor_hi = NULL;
+	clear_meta(b);
 }
 
 void ferry_batch_reset(struct ferry_batch *b)
 {
 	ferry_buf_reset(&b->data);
-	b->nrows = 0;
-	b->src_bytes = 0;
+	clear_meta(b);
 }
 
 void ferry_batch_release(struct ferry_batch *b)
 {
 	ferry_buf_release(&b->data);
-	b->nrows = 0;
-	b->src_bytes = 0;
+	clear_meta(b);
 }
 
 int ferry_copy_escape(struct ferry_buf *out, const char *s, size_t n)

@@ -120,6 +120,7 @@ int ferry_stream_copy(struct ferry_stream *dst, const struct ferry_stream *src)
 	dst->source_table = dup_or_null(src->source_table);
 	dst->dest_table = dup_or_null(src->dest_table);
 	dst->cursor = src->cursor;
+	dst->cursor_unordered = src->cursor_unordered;
 	dst->estimate = src->estimate;
 	for (i = 0; i < src->ncols; i++)
 		if (ferry_stream_add_column(dst, src->cols[i].name, src->cols[i].pg_type,
@@ -328,4 +329,57 @@ void ferry_ident_fit(const char *name, char *out, int outlen)
 	}
 	crypto_hash_sha256(h, (const unsigned char *)name, n);
 	snprintf(out, (size_t)outlen, "%.54s_%02x%02x%02x%02x", name, h[0], h[1], h[2], h[3]);
+}
+
+/*
+ * The types API sources write (DESIGN.md §3), by their format_type() names,
+ * and the short names a manifest may use for them. Widening stays inside this
+ * set: a database source's types are the source's own and never change.
+ */
+static const char *api_type(const char *t)
+{
+	static const char *const names[][2] = {
+		{"bigint", "bigint"},
+		{"int8", "bigint"},
+		{"double precision", "double precision"},
+		{"float8", "double precision"},
+		{"boolean", "boolean"},
+		{"bool", "boolean"},
+		{"text", "text"},
+		{"jsonb", "jsonb"},
+		{"timestamp with time zone", "timestamp with time zone"},
+		{"timestamptz", "timestamp with time zone"},
+		{"date", "date"},
+	};
+
+	for (size_t i = 0; t && i < sizeof(names) / sizeof(*names); i++)
+		if (!strcmp(t, names[i][0]))
+			return names[i][1];
+	return NULL;
+}
+
+const char *ferry_pg_type_widen(const char *a, const char *b)
+{
+	const char *ca = api_type(a), *cb = api_type(b);
+
+	if (!ca || !cb)
+		return NULL;
+	if (ca == cb)
+		return a;
+	/* an object or array next to anything: the JSON value holds both */
+	if (!strcmp(ca, "jsonb") || !strcmp(cb, "jsonb"))
+		return "jsonb";
+	/* 3 and 2.5: the number type holds both (bigint -> double -> text) */
+	if (!strcmp(ca, "bigint") && !strcmp(cb, "double precision"))
+		return "double precision";
+	if (!strcmp(ca, "double precision") && !strcmp(cb, "bigint"))
+		return "double precision";
+	return "text";
+}
+
+bool ferry_pg_type_wider(const char *a, const char *b)
+{
+	const char *w = ferry_pg_type_widen(a, b);
+
+	return w && api_type(w) == api_type(a) && api_type(a) != api_type(b);
 }

@@ -154,12 +154,13 @@ static int sync_items(enum ferry_mode mode, long long run_unix, struct ferry_cou
 	struct ferry_read_req req = {.stream = &l.v[0], .cursor_from = cursor,
 				     .order_by_cursor = mode == FERRY_MODE_INCREMENTAL,
 				     .batch_rows = 7};
-	if ((rc = src.ops->begin(&src, &req, &hi, err)) ||
+	void *h = NULL;
+	if ((rc = src.ops->begin(&src, &req, &h, &hi, err)) ||
 	    (rc = dst.ops->stream_begin(&dst, &o, &l.v[0], err)))
 		goto out;
 	for (;;) {
 		ferry_batch_reset(&b);
-		rc = src.ops->read(&src, &b, err);
+		rc = src.ops->read(&src, h, &b, err);
 		if (rc == FERRY_DONE)
 			break;
 		if (rc)
@@ -169,7 +170,7 @@ static int sync_items(enum ferry_mode mode, long long run_unix, struct ferry_cou
 		if ((rc = dst.ops->write(&dst, &o, &l.v[0], &b, hi, c, err)))
 			goto out;
 	}
-	src.ops->end(&src);
+	src.ops->end(&src, h);
 	if ((rc = dst.ops->stream_end(&dst, &o, &l.v[0], err)))
 		goto out;
 	if (mode == FERRY_MODE_FULL)

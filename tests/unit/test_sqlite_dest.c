@@ -126,17 +126,18 @@ static int sync_run(const char *src_path, const char *url, struct run *r, char *
 		if (o.mode == FERRY_MODE_INCREMENTAL && s->cursor >= 0 && !o.keep_cursor &&
 		    (rc = dst.ops->get_cursor(&dst, &o, s, &from, &r->err)))
 			goto fail;
+		void *h = NULL;
 		req.cursor_from = from;
 		req.order_by_cursor = o.mode == FERRY_MODE_INCREMENTAL && s->cursor >= 0;
 		if ((rc = dst.ops->stream_begin(&dst, &o, s, &r->err)) ||
-		    (rc = src.ops->begin(&src, &req, &hi, &r->err))) {
+		    (rc = src.ops->begin(&src, &req, &h, &hi, &r->err))) {
 			free(from);
 			goto fail;
 		}
 		free(from);
 		cursors[i] = hi;
 		ferry_batch_init(&b, 1 << 20);
-		while ((rc = src.ops->read(&src, &b, &r->err)) == 0) {
+		while ((rc = src.ops->read(&src, h, &b, &r->err)) == 0) {
 			if (dump && used + b.data.len < dumplen) {
 				memcpy(dump + used, b.data.data, b.data.len + 1);
 				used += b.data.len;
@@ -153,7 +154,7 @@ static int sync_run(const char *src_path, const char *url, struct run *r, char *
 			rc = dst.ops->write(&dst, &o, s, &b, hi, &r->counts[i], &r->err);
 		}
 		ferry_batch_release(&b);
-		src.ops->end(&src);
+		src.ops->end(&src, h);
 		if (rc < 0 || (rc = dst.ops->stream_end(&dst, &o, s, &r->err)))
 			goto fail;
 	}
