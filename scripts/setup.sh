@@ -12,7 +12,11 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config libpq-dev libsqlite3-dev libsodium-dev
 	libjansson-dev libyaml-dev libcurl4-openssl-dev libcmocka-dev libmicrohttpd-dev
-	postgresql postgresql-contrib sqlite3 jq binutils iproute2 procps)
+	postgresql postgresql-contrib sqlite3 jq binutils iproute2 procps curl
+	nodejs default-jre-headless)
+# nodejs + default-jre-headless: the API test peers (tests/peers: json-server,
+# json-graphql-server, stripe-stateful-mock, WireMock), installed with npm by
+# tests/peers/install.sh when testing.
 
 sanitize=0
 for arg in "$@"; do
@@ -41,6 +45,13 @@ if ((${#missing[@]})); then
 	if [ "$(id -u)" != 0 ]; then SUDO=(sudo); fi
 	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
 	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# Debian's nodejs comes without npm (NodeSource's includes it).
+if ! command -v npm >/dev/null; then
+	echo "setup.sh: installing npm" >&2
+	SUDO=()
+	if [ "$(id -u)" != 0 ]; then SUDO=(sudo); fi
+	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm
 fi
 
 # The Debian postgresql package puts initdb/pg_ctl under /usr/lib/postgresql/N/bin;

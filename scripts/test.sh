@@ -2,8 +2,10 @@
 # Every test, the way CI runs it (.ci/run):
 #   1. scripts/setup.sh: install missing packages, build build/
 #   2. scripts/setup.sh --sanitize: build build-asan/ (AddressSanitizer + UBSan)
-#   3. ctest in build-asan/, then in build/ (unit tests + integration tests
-#      against a throwaway PostgreSQL on 127.0.0.1; each build has its own)
+#   3. tests/peers/install.sh: the API test peers (npm ci, once per lock file)
+#   4. ctest in build-asan/, then in build/ (unit tests + integration tests
+#      against a throwaway PostgreSQL and API peers on 127.0.0.1; each build
+#      has its own)
 # Exits non-zero if anything fails. The last line is the combined ctest summary.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -34,6 +36,11 @@ suite() {
 		echo "==== $name: BUILD FAILED"
 		total=$((total + 1)) failed=$((failed + 1)) status=1
 		return
+	fi
+	# The API test peers: npm ci only when tests/peers/package-lock.json changed.
+	if ! bash tests/peers/install.sh; then
+		echo "==== $name: installing the API test peers failed (tests/peers/install.sh): the API tests will fail"
+		status=1
 	fi
 	echo "==== $name: ctest"
 	(cd "$dir" && ctest --output-on-failure --no-tests=error -j2) 2>&1 | tee "$LOGDIR/$name.log"

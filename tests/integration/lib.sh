@@ -296,3 +296,132 @@ pass() {
 	echo "ok"
 	exit 0
 }
+
+# ---------------------------------------------------------------- API test peers
+#
+# Real HTTP servers on 127.0.0.1 that API sources sync from (tests/peers/start.sh
+# lists them: json-server, graphql, stripe, wiremock, relay, FILE.js).
+#
+#   peer_start NAME [ARGS...]   start one on a free port; sets PEER_PORT, PEER_PID
+#                               (its process group) and PEER_LOG; fails the test
+#                               if it does not answer within 30 s
+#   peer_stop [PID]             stop one peer (default: every peer of this test)
+#   free_port                   a port nothing listens on (20000-31999)
+#
+# Peers are stopped when the test exits (an EXIT trap; a test that sets its own
+# EXIT trap must call peer_stop in it), and stop by themselves within a second
+# if the test is killed.
+
+PEER_HOME=$FERRY_SRC/tests/peers
+_PEER_PIDS=()
+
+free_port() {
+	local p i
+	for i in $(seq 1 200); do
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
+		if ! ss -Hltn "sport = :$p" 2>/dev/null | grep -q .; then
+			echo "$p"
+			return 0
+		fi
+	done
+	fail "free_port: no free port found in 200 tries"
+}
+
+# _peer_listening PID PORT: a process of PID's group listens on 127.0.0.1:PORT.
+_peer_listening() {
+	local pid=$1 port=$2 line lpid pgid
+	line=$(ss -Hltnp "sport = :$port" 2>/dev/null) || return 1
+	[ -n "$line" ] || return 1
+	if ! grep -q 'pid=' <<<"$line"; then
+		return 0 # ss cannot show owners here: trust the answer below
+	fi
+	for lpid in $(grep -o 'pid=[0-9]*' <<<"$line" | cut -d= -f2); do
+		pgid=$(ps -o pgid= -p "$lpid" 2>/dev/null || true)
+		if [ "${pgid// /}" = "$pid" ]; then
+			return 0
+		fi
+	done
+	return 1
+}
+
+_peer_cleanup() {
+	local rc=$?
+	peer_stop
+	return "$rc"
+}
+
+peer_start() {
+	local name=$1 attempt port pid log i
+	shift
+	if [[ $name != *.js ]] && [ ! -d "$PEER_HOME/node_modules" ]; then
+		fail "API test peers are not installed: run 'bash tests/peers/install.sh' (scripts/test.sh does)"
+	fi
+	if [ ${#_PEER_PIDS[@]} -eq 0 ]; then
+		trap _peer_cleanup EXIT
+	fi
+	for attempt in 1 2 3 4 5; do
+		port=$(free_port)
+		log=$T_DIR/peer-$(basename "$name" .js)-$port.log
+		# setsid: the peer gets a process group of its own (its id is $!),
+		# so peer_stop ends it and whatever it started, and nothing else.
+		(cd "$T_DIR" && FERRY_PEER_OWNER=$$ exec setsid bash "$PEER_HOME/start.sh" \
+			"$name" "$port" "$@" >"$log" 2>&1 </dev/null) &
+		pid=$!
+		_PEER_PIDS+=("$pid")
+		for i in $(seq 1 300); do
+			if ! kill -0 "$pid" 2>/dev/null; then
+				break
+			fi
+			if _peer_listening "$pid" "$port" &&
+				curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/"; then
+				PEER_PORT=$port PEER_PID=$pid PEER_LOG=$log
+				return 0
+			fi
+			sleep 0.1
+		done
+		peer_stop "$pid"
+		# Somebody took the port between free_port and the listen: try another.
+		if grep -qiE 'EADDRINUSE|address already in use' "$log"; then
+			continue
+		fi
+		{
+			echo "FAIL: $T_NAME: peer $name did not answer on 127.0.0.1:$port; its log ($log):"
+			tail -n 30 "$log"
+		} >&2
+		exit 1
+	done
+	fail "peer $name: 5 ports in a row were taken"
+}
+
+peer_stop() {
+	local pids=("$@") pid i left=()
+	if [ $# -eq 0 ]; then
+		pids=("${_PEER_PIDS[@]}")
+	fi
+	for pid in "${pids[@]}"; do
+		kill -TERM -- "-$pid" 2>/dev/null || true
+	done
+	for pid in "${pids[@]}"; do
+		for i in $(seq 1 50); do
+			kill -0 -- "-$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL -- "-$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	for pid in "${_PEER_PIDS[@]}"; do
+		[[ " ${pids[*]} " == *" $pid "* ]] || left+=("$pid")
+	done
+	_PEER_PIDS=("${left[@]}")
+}
+
+# peer_url PORT [PATH]: http://127.0.0.1:PORT/PATH
+peer_url() { echo "http://127.0.0.1:$1${2:-}"; }
+
+# api_source NAME MANIFEST BASE_URL [--set k=v ...]: a generic REST/GraphQL source
+# (`ferry source add NAME --type rest --set manifest=... --set base_url=...`).
+api_source() {
+	local name=$1 manifest=$2 base=$3
+	shift 3
+	run ferry source add "$name" --type rest --set manifest="$manifest" --set base_url="$base" "$@"
+}
