@@ -5,6 +5,9 @@
 #   bash bench/run.sh pg2pg        # PostgreSQL -> PostgreSQL, 1M pgbench_accounts rows
 #   bash bench/run.sh sqlite2pg    # SQLite -> PostgreSQL, 1M rows
 #   bash bench/run.sh incremental  # incremental sync of the 1M-row table, nothing changed
+#   bash bench/run.sh api          # API sources (bench/api.sh): Stripe mock, nginx pages
+#   bash bench/run.sh api-stripe   # ferry vs Stripe's sync engines on a Stripe mock
+#   bash bench/run.sh api-nginx    # static Stripe list pages from nginx
 #
 # Environment (all optional):
 #   BENCH_RUNS=7            timed runs per contender (median reported)
@@ -28,13 +31,13 @@ set -euo pipefail
 
 WHAT=${1:-all}
 case "$WHAT" in
-pg2pg | sqlite2pg | incremental | all) ;;
+pg2pg | sqlite2pg | incremental | all | api | api-stripe | api-nginx) ;;
 -h | --help | help)
-	sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'
 	exit 0
 	;;
 *)
-	echo "usage: bash bench/run.sh pg2pg|sqlite2pg|incremental|all" >&2
+	echo "usage: bash bench/run.sh pg2pg|sqlite2pg|incremental|all|api|api-stripe|api-nginx" >&2
 	exit 2
 	;;
 esac
@@ -414,6 +417,11 @@ bench_incremental() {
 	done
 }
 
+# ---- 4. API sources: bench/api.sh ---------------------------------------------------
+
+# shellcheck source=bench/api.sh
+. "$REPO/bench/api.sh"
+
 # ---- main ------------------------------------------------------------------------------
 
 log "bench: $("$FERRY" --version | head -n 1) at $FERRY; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -427,6 +435,12 @@ all)
 	bench_sqlite2pg
 	bench_incremental
 	;;
+api) bench_api all ;;
+api-stripe) bench_api stripe ;;
+api-nginx) bench_api nginx ;;
 esac
 echo
-echo "targets: ferry >= 0.9x the pipe (pg2pg, sqlite2pg); ferry peak RSS <= 32 MB"
+case "$WHAT" in
+api*) echo "targets: ferry >= 8x the Stripe sync engines (stripe); ferry >= 200,000 records/s (nginx)" ;;
+*) echo "targets: ferry >= 0.9x the pipe (pg2pg, sqlite2pg); ferry peak RSS <= 32 MB" ;;
+esac
