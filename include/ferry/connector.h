@@ -54,6 +54,13 @@ struct ferry_source_ops {
 	const char *summary;
 	const struct ferry_setting_spec *settings; /* terminated by {NULL} */
 	/*
+	 * Types whose settings depend on the settings themselves (a "rest"
+	 * source's manifest file declares its own): the spec for config c.
+	 * NULL: settings above.
+	 */
+	int (*settings_for)(const struct ferry_source_ops *ops, const struct ferry_config *c,
+			    const struct ferry_setting_spec **out, struct ferry_err *err);
+	/*
 	 * Streams that may be read at once, each through its own handle (API
 	 * sources); 0 or 1: one at a time. The engine still writes them one after
 	 * the other; the others' batches wait in their readers' rings.

@@ -81,7 +81,7 @@ void ferry_dest_close(struct ferry_dest *d);
 /* Checks settings against a type's spec: unknown keys (with a suggestion) and missing required ones. */
 int ferry_source_check_settings(const struct ferry_source_ops *ops, const struct ferry_config *c,
 				struct ferry_err *err);
-/* Whether a setting of a source type is secret. */
-bool ferry_source_setting_is_secret(const char *type, const char *key);
+/* Whether a setting of a source type is secret (c: the source's settings, may be NULL). */
+bool ferry_source_setting_is_secret(const char *type, const struct ferry_config *c, const char *key);
 
 #endif

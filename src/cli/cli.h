@@ -91,6 +91,8 @@ int cli_dest_load(struct cli *c, const char *name_or_id, struct cli_dest *out,
 		  struct ferry_err *err);
 int cli_dest_connect(struct cli_dest *d, struct ferry_fault *fault, struct ferry_err *err);
 void cli_dest_release(struct cli_dest *d);
-bool cli_dest_is_secret(const char *type, const char *key);
+bool cli_dest_is_secret(const char *type, json_t *settings, const char *key);
+/* Whether a source setting is secret, for ferry_store_put (settings: the source's, plaintext). */
+bool cli_source_is_secret(const char *type, json_t *settings, const char *key);
 
 #endif

@@ -224,10 +224,6 @@ static bool in_file(json_t *list, const char *name)
 	return false;
 }
 
-static bool source_secret(const char *type, const char *key)
-{
-	return ferry_source_setting_is_secret(type, key);
-}
 
 /* Checks everything; when put is true, writes it. */
 static int walk(struct cli *c, const char *file, json_t *root, bool put, int *counts,
@@ -274,12 +270,12 @@ static int walk(struct cli *c, const char *file, json_t *root, bool put, int *co
 			return ferry_err_prefix(err, "%s:%d: source \"%s\": ", file, line_of(o), name);
 		}
 		if (put) {
-			rc = ferry_store_put(c->store, FERRY_SOURCE, name, type, set, source_secret,
+			rc = ferry_store_put(c->store, FERRY_SOURCE, name, type, set, cli_source_is_secret,
 					     cli_key(c), true, id, &created, err);
 			counts[created ? 0 : 1]++;
 		} else if (!cli_key(c)) {
 			json_object_foreach(set, k, v)
-				if (source_secret(type, k)) {
+				if (cli_source_is_secret(type, set, k)) {
 					*err = c->key_err;
 					rc = ferry_err_prefix(err, "source \"%s\" has secret settings: ", name);
 					break;

@@ -16,14 +16,24 @@
 #include "ferry/engine.h"
 #include "util/text.h"
 
-bool cli_dest_is_secret(const char *type, const char *key)
+bool cli_dest_is_secret(const char *type, json_t *settings, const char *key)
 {
 	return !strcmp(key, "url");
 }
 
-static bool source_is_secret(const char *type, const char *key)
+bool cli_source_is_secret(const char *type, json_t *settings, const char *key)
 {
-	return ferry_source_setting_is_secret(type, key);
+	struct ferry_config cfg = {0};
+	const char *k;
+	json_t *v;
+	bool secret;
+
+	json_object_foreach(settings, k, v)
+		if (json_is_string(v))
+			ferry_config_set(&cfg, k, json_string_value(v));
+	secret = ferry_source_setting_is_secret(type, &cfg, key);
+	ferry_config_release(&cfg);
+	return secret;
 }
 
 /* A postgres URL that libpq cannot parse is refused before anything is stored. */
@@ -355,7 +365,7 @@ static int source_add(struct cli *c, int argc, char **argv, bool update)
 	if ((rc = source_settings(cmd, type, settings, nset, sets, nunset, unsets, name)))
 		goto out;
 	if ((rc = cli_store(c, &err)) ||
-	    (rc = ferry_store_put(c->store, FERRY_SOURCE, name, type, settings, source_is_secret,
+	    (rc = ferry_store_put(c->store, FERRY_SOURCE, name, type, settings, cli_source_is_secret,
 				  cli_key(c), update, id, NULL, &err))) {
 		rc = cli_fail(&err);
 		goto out;

@@ -18,14 +18,26 @@ static bool key_matches(const struct ferry_setting_spec *sp, const char *key)
 	return !strcmp(key, sp->key);
 }
 
-bool ferry_source_setting_is_secret(const char *type, const char *key)
+/* The settings spec of a type for this config (API types read their manifest). */
+static int spec_of(const struct ferry_source_ops *ops, const struct ferry_config *c,
+		   const struct ferry_setting_spec **out, struct ferry_err *err)
+{
+	*out = ops->settings;
+	if (ops->settings_for)
+		return ops->settings_for(ops, c, out, err);
+	return 0;
+}
+
+bool ferry_source_setting_is_secret(const char *type, const struct ferry_config *c, const char *key)
 {
 	const struct ferry_source_ops *ops = ferry_source_type(type);
 	const struct ferry_setting_spec *sp;
+	struct ferry_config none = {0};
+	struct ferry_err err = {0};
 
-	if (!ops)
+	if (!ops || spec_of(ops, c ? c : &none, &sp, &err))
 		return false;
-	for (sp = ops->settings; sp && sp->key; sp++)
+	for (; sp && sp->key; sp++)
 		if (key_matches(sp, key))
 			return sp->secret;
 	return false;
@@ -34,15 +46,17 @@ bool ferry_source_setting_is_secret(const char *type, const char *key)
 int ferry_source_check_settings(const struct ferry_source_ops *ops, const struct ferry_config *c,
 				struct ferry_err *err)
 {
-	const struct ferry_setting_spec *sp;
+	const struct ferry_setting_spec *spec, *sp;
 	const char *names[64];
-	int i, n = 0;
+	int i, n = 0, rc;
 
-	for (sp = ops->settings; sp && sp->key && n < 64; sp++)
+	if ((rc = spec_of(ops, c, &spec, err)))
+		return rc;
+	for (sp = spec; sp && sp->key && n < 64; sp++)
 		names[n++] = sp->key;
 	for (i = 0; i < c->n; i++) {
 		bool known = false;
-		for (sp = ops->settings; sp && sp->key; sp++)
+		for (sp = spec; sp && sp->key; sp++)
 			known = known || key_matches(sp, c->v[i].key);
 		if (!known) {
 			const char *best = ferry_closest(c->v[i].key, names, n);
@@ -52,7 +66,7 @@ int ferry_source_check_settings(const struct ferry_source_ops *ops, const struct
 					     best ? best : "", best ? "\"?" : "");
 		}
 	}
-	for (sp = ops->settings; sp && sp->key; sp++)
+	for (sp = spec; sp && sp->key; sp++)
 		if (sp->required && !ferry_config_get(c, sp->key))
 			return ferry_err_set(err, FERRY_EUSAGE,
 					     "a %s source needs the setting \"%s\" (%s): add --set %s=...",

@@ -539,7 +539,9 @@ static int move_streams(struct run *r, char **cursors, struct ferry_err *err)
 			rc = lane_write(r, &lanes[i], &cursors[i], err);
 		if (rc) {
 			r->res->runs[i].status = "failed";
-			if (rc != FERRY_ECANCEL && !strstr(err->msg, s->name))
+			char quoted[300];
+			snprintf(quoted, sizeof(quoted), "\"%s\"", s->name);
+			if (rc != FERRY_ECANCEL && !strstr(err->msg, quoted))
 				ferry_err_prefix(err, "stream \"%s\": ", s->name);
 		}
 		lane_close(r, &lanes[i]);

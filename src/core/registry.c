@@ -6,6 +6,7 @@
  */
 #include <string.h>
 #include "ferry/connector.h"
+#include "source/rest.h"
 
 static const struct ferry_source_ops *const source_types[] = {
 	&ferry_source_postgres,
@@ -26,7 +27,7 @@ const struct ferry_source_ops *ferry_source_type(const char *type)
 	for (i = 0; source_types[i]; i++)
 		if (!strcmp(source_types[i]->type, type))
 			return source_types[i];
-	return NULL;
+	return ferry_api_source_type(type);
 }
 
 const struct ferry_source_ops *const *ferry_source_types(void)

@@ -338,7 +338,7 @@ static void secret_ctx(char *out, size_t n, enum ferry_kind_entity k, const char
 }
 
 int ferry_store_put(struct ferry_store *s, enum ferry_kind_entity k, const char *name,
-		    const char *type, json_t *settings, bool (*is_secret)(const char *type, const char *key),
+		    const char *type, json_t *settings, bool (*is_secret)(const char *type, json_t *settings, const char *key),
 		    const struct ferry_key *key, bool update, char id_out[32], bool *created,
 		    struct ferry_err *err)
 {
@@ -362,7 +362,7 @@ int ferry_store_put(struct ferry_store *s, enum ferry_kind_entity k, const char 
 	}
 	json_object_foreach(settings, kname, v) {
 		char ctx[256], *sealed = NULL;
-		if (!is_secret || !is_secret(type, kname) || !json_is_string(v)) {
+		if (!is_secret || !is_secret(type, settings, kname) || !json_is_string(v)) {
 			json_object_set(stored, kname, v);
 			continue;
 		}

@@ -56,7 +56,7 @@ const char *ferry_entity_word(enum ferry_kind_entity k);
  * key (FERRY_EKEY when key is NULL and a secret is present). id_out gets the id.
  */
 int ferry_store_put(struct ferry_store *s, enum ferry_kind_entity k, const char *name,
-		    const char *type, json_t *settings, bool (*is_secret)(const char *type, const char *key),
+		    const char *type, json_t *settings, bool (*is_secret)(const char *type, json_t *settings, const char *key),
 		    const struct ferry_key *key, bool update, char id_out[32], bool *created,
 		    struct ferry_err *err);
 /* Finds by id or name. FERRY_ENOTFOUND with a "did you mean" when unknown. */

@@ -17,7 +17,7 @@
 
 static char path[256];
 
-static bool secret_url(const char *type, const char *key)
+static bool secret_url(const char *type, json_t *settings, const char *key)
 {
 	return !strcmp(key, "url");
 }

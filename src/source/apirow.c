@@ -1,0 +1,489 @@
+/*
+ * apirow.c - API records to COPY text rows, learning columns as they come
+ * (see apirow.h).
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "ferry/copytext.h"
+#include "source/apirow.h"
+
+const char *ar_pg_type(enum ar_type t)
+{
+	switch (t) {
+	case AR_BIGINT: return "bigint";
+	case AR_DOUBLE: return "double precision";
+	case AR_BOOL: return "boolean";
+	case AR_JSONB: return "jsonb";
+	case AR_TSTZ: return "timestamp with time zone";
+	case AR_DATE: return "date";
+	case AR_UNKNOWN:
+	case AR_TEXT: break;
+	}
+	return "text";
+}
+
+/* ---- time ---------------------------------------------------------------- */
+
+static bool num(const char **p, int n, int *out)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)(*p)[i]))
+			return false;
+		v = v * 10 + (*p)[i] - '0';
+	}
+	*p += n;
+	*out = v;
+	return true;
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
+static long long days_from_civil(int y, int m, int d)
+{
+	y -= m <= 2;
+	long long era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (unsigned)((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1);
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (long long)doe - 719468;
+}
+
+bool ar_parse_time(const char *s, long long *us)
+{
+	const char *p = s;
+	int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0;
+	long long frac = 0, scale = 1000000, off = 0;
+
+	if (!num(&p, 4, &y) || *p++ != '-' || !num(&p, 2, &mo) || *p++ != '-' || !num(&p, 2, &d) ||
+	    mo < 1 || mo > 12 || d < 1 || d > 31)
+		return false;
+	if (*p == 'T' || *p == 't' || *p == ' ') {
+		p++;
+		if (!num(&p, 2, &h) || *p++ != ':' || !num(&p, 2, &mi) || h > 23 || mi > 59)
+			return false;
+		if (*p == ':') {
+			p++;
+			if (!num(&p, 2, &sec) || sec > 60)
+				return false;
+			if (*p == '.' || *p == ',') {
+				p++;
+				if (!isdigit((unsigned char)*p))
+					return false;
+				for (; isdigit((unsigned char)*p); p++)
+					if (scale > 1) {
+						scale /= 10;
+						frac += (*p - '0') * scale;
+					}
+			}
+		}
+		if (*p == 'Z' || *p == 'z') {
+			p++;
+		} else if (*p == '+' || *p == '-') {
+			int sign = *p++ == '-' ? -1 : 1;
+			if (!num(&p, 2, &oh))
+				return false;
+			if (*p == ':')
+				p++;
+			if (isdigit((unsigned char)*p) && !num(&p, 2, &om))
+				return false;
+			off = sign * (oh * 3600LL + om * 60LL);
+		}
+	}
+	if (*p)
+		return false;
+	*us = ((days_from_civil(y, mo, d) * 86400 + h * 3600LL + mi * 60LL + sec) - off) * 1000000 +
+	      frac;
+	return true;
+}
+
+void ar_format_time(long long us, char out[40])
+{
+	long long secs = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
+	long long frac = us - secs * 1000000;
+	time_t t = (time_t)secs;
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&t, &tm);
+	n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (frac)
+		snprintf(out + n, 40 - n, ".%06lldZ", frac);
+	else
+		snprintf(out + n, 40 - n, "Z");
+}
+
+/* ---- values -------------------------------------------------------------- */
+
+/* The shortest decimal that reads back as the same double. */
+static void put_double(struct ferry_buf *out, double d)
+{
+	char tmp[40];
+
+	snprintf(tmp, sizeof(tmp), "%.15g", d);
+	if (strtod(tmp, NULL) != d)
+		snprintf(tmp, sizeof(tmp), "%.17g", d);
+	ferry_buf_adds(out, tmp);
+}
+
+static int dump_cb(const char *buf, size_t size, void *data)
+{
+	return ferry_buf_add(data, buf, size) ? -1 : 0;
+}
+
+static void put_json(struct ferry_buf *out, const json_t *v)
+{
+	json_dump_callback(v, dump_cb, out, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+}
+
+/* A number given as a JSON number or a numeric string; false otherwise. */
+static bool number_of(const json_t *v, double *d)
+{
+	char *end;
+
+	if (json_is_number(v)) {
+		*d = json_number_value(v);
+		return true;
+	}
+	if (!json_is_string(v) || !*json_string_value(v))
+		return false;
+	*d = strtod(json_string_value(v), &end);
+	return !*end && isfinite(*d);
+}
+
+bool apirow_cell(enum ar_type t, enum mf_type decl, const json_t *v, struct ferry_buf *out)
+{
+	char tb[40];
+	double d;
+	long long us;
+
+	if (!v || json_is_null(v))
+		return false;
+	switch (t) {
+	case AR_BIGINT:
+		if (!json_is_integer(v))
+			return false;
+		ferry_buf_addf(out, "%lld", (long long)json_integer_value(v));
+		return true;
+	case AR_DOUBLE:
+		if (json_is_integer(v))
+			ferry_buf_addf(out, "%lld", (long long)json_integer_value(v));
+		else if (json_is_real(v))
+			put_double(out, json_real_value(v));
+		else
+			return false;
+		return true;
+	case AR_BOOL:
+		if (!json_is_boolean(v))
+			return false;
+		ferry_buf_adds(out, json_is_true(v) ? "true" : "false");
+		return true;
+	case AR_TSTZ:
+		if (decl == MF_T_UNIX_SECONDS || decl == MF_T_UNIX_MS) {
+			if (!number_of(v, &d) || fabs(d) > 1e14 * (decl == MF_T_UNIX_MS ? 1000 : 1))
+				return false;
+			us = decl == MF_T_UNIX_MS ? llround(d * 1000) : llround(d * 1000000);
+			ar_format_time(us, tb);
+			ferry_buf_adds(out, tb);
+			return true;
+		}
+		if (!json_is_string(v) || !ar_parse_time(json_string_value(v), &us))
+			return false;
+		ferry_copy_escape(out, json_string_value(v), json_string_length(v));
+		return true;
+	case AR_DATE:
+		if (!json_is_string(v) || json_string_length(v) != 10 ||
+		    !ar_parse_time(json_string_value(v), &us))
+			return false;
+		ferry_buf_adds(out, json_string_value(v));
+		return true;
+	case AR_JSONB: {
+		struct ferry_buf tmp = FERRY_BUF_INIT;
+		put_json(&tmp, v);
+		ferry_copy_escape(out, tmp.data, tmp.len);
+		ferry_buf_release(&tmp);
+		return true;
+	}
+	case AR_UNKNOWN:
+	case AR_TEXT:
+		break;
+	}
+	if (json_is_string(v)) {
+		ferry_copy_escape(out, json_string_value(v), json_string_length(v));
+	} else if (json_is_integer(v)) {
+		ferry_buf_addf(out, "%lld", (long long)json_integer_value(v));
+	} else if (json_is_real(v)) {
+		put_double(out, json_real_value(v));
+	} else if (json_is_boolean(v)) {
+		ferry_buf_adds(out, json_is_true(v) ? "true" : "false");
+	} else {
+		struct ferry_buf tmp = FERRY_BUF_INIT;
+		put_json(&tmp, v);
+		ferry_copy_escape(out, tmp.data, tmp.len);
+		ferry_buf_release(&tmp);
+	}
+	return true;
+}
+
+/* The type a value asks for in a column declared decl; AR_UNKNOWN for null. */
+static enum ar_type type_of(enum mf_type decl, const json_t *v)
+{
+	long long us;
+	double d;
+
+	if (!v || json_is_null(v))
+		return AR_UNKNOWN;
+	switch (decl) {
+	case MF_T_TEXT: return AR_TEXT;
+	case MF_T_JSON: return AR_JSONB;
+	case MF_T_UNIX_SECONDS:
+	case MF_T_UNIX_MS: return number_of(v, &d) ? AR_TSTZ : AR_TEXT;
+	case MF_T_RFC3339:
+		return json_is_string(v) && ar_parse_time(json_string_value(v), &us) ? AR_TSTZ : AR_TEXT;
+	case MF_T_DATE:
+		return json_is_string(v) && json_string_length(v) == 10 &&
+		       ar_parse_time(json_string_value(v), &us) ? AR_DATE : AR_TEXT;
+	case MF_T_BIGINT:
+	case MF_T_DOUBLE:
+	case MF_T_BOOLEAN:
+	case MF_T_AUTO:
+		break;
+	}
+	switch (json_typeof(v)) {
+	case JSON_INTEGER: return decl == MF_T_DOUBLE ? AR_DOUBLE : AR_BIGINT;
+	case JSON_REAL: return AR_DOUBLE;
+	case JSON_TRUE:
+	case JSON_FALSE: return AR_BOOL;
+	case JSON_STRING: return AR_TEXT;
+	default: return AR_JSONB;
+	}
+}
+
+/* The type that holds both (DESIGN.md §3). */
+static enum ar_type widen(enum ar_type a, enum ar_type b)
+{
+	if (a == AR_UNKNOWN || a == b)
+		return b;
+	if (b == AR_UNKNOWN)
+		return a;
+	if (a == AR_JSONB || b == AR_JSONB)
+		return AR_JSONB;
+	if ((a == AR_BIGINT && b == AR_DOUBLE) || (a == AR_DOUBLE && b == AR_BIGINT))
+		return AR_DOUBLE;
+	return AR_TEXT;
+}
+
+/* ---- columns ------------------------------------------------------------- */
+
+static int add_col(struct apirow *a, const char *name, enum mf_type decl, enum ar_type t)
+{
+	if (a->ncols == a->cap) {
+		int cap = a->cap ? a->cap * 2 : 16;
+		struct ar_col *v = realloc(a->cols, sizeof(*v) * (size_t)cap);
+		const json_t **vals;
+		if (!v)
+			return FERRY_ENOMEM;
+		a->cols = v;
+		vals = realloc(a->vals, sizeof(*vals) * (size_t)cap);
+		if (!vals)
+			return FERRY_ENOMEM;
+		a->vals = vals;
+		a->cap = cap;
+	}
+	a->cols[a->ncols].name = strdup(name);
+	if (!a->cols[a->ncols].name)
+		return FERRY_ENOMEM;
+	a->cols[a->ncols].decl = decl;
+	a->cols[a->ncols].type = t;
+	a->ncols++;
+	return 0;
+}
+
+static enum mf_type declared(const struct mf_stream *ms, const char *name)
+{
+	for (int i = 0; ms && i < ms->nfields; i++)
+		if (!strcmp(ms->fields[i].name, name))
+			return ms->fields[i].type;
+	return MF_T_AUTO;
+}
+
+/* The type a declaration fixes before any value is seen (AR_UNKNOWN when the values decide). */
+static enum ar_type declared_type(enum mf_type decl)
+{
+	switch (decl) {
+	case MF_T_TEXT: return AR_TEXT;
+	case MF_T_BIGINT: return AR_BIGINT;
+	case MF_T_DOUBLE: return AR_DOUBLE;
+	case MF_T_BOOLEAN: return AR_BOOL;
+	case MF_T_JSON: return AR_JSONB;
+	case MF_T_UNIX_SECONDS:
+	case MF_T_UNIX_MS:
+	case MF_T_RFC3339: return AR_TSTZ;
+	case MF_T_DATE: return AR_DATE;
+	case MF_T_AUTO: break;
+	}
+	return AR_UNKNOWN;
+}
+
+int apirow_init(struct apirow *a, const struct ferry_stream *s, const struct mf_stream *ms,
+		struct ferry_err *err)
+{
+	memset(a, 0, sizeof(*a));
+	a->cursor = s->cursor;
+	a->cursor_unordered = s->cursor_unordered;
+	if (!(a->stream = strdup(s->name)))
+		goto nomem;
+	for (int i = 0; i < s->ncols; i++) {
+		enum mf_type decl = declared(ms, s->cols[i].name);
+		if (!strcmp(s->cols[i].name, "_ferry_key"))
+			decl = MF_T_TEXT;
+		if (add_col(a, s->cols[i].name, decl, declared_type(decl)))
+			goto nomem;
+	}
+	if (s->npk) {
+		if (!(a->pk = malloc(sizeof(int) * (size_t)s->npk)))
+			goto nomem;
+		memcpy(a->pk, s->pk, sizeof(int) * (size_t)s->npk);
+		a->npk = s->npk;
+	}
+	a->changed = true;
+	return 0;
+nomem:
+	apirow_release(a);
+	return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+}
+
+void apirow_release(struct apirow *a)
+{
+	for (int i = 0; i < a->ncols; i++)
+		free(a->cols[i].name);
+	free(a->cols);
+	free(a->vals);
+	free(a->pk);
+	for (int i = 0; i < a->nshapes; i++) {
+		ferry_stream_release(a->shapes[i]);
+		free(a->shapes[i]);
+	}
+	free(a->shapes);
+	free(a->stream);
+	memset(a, 0, sizeof(*a));
+}
+
+static int find_col(struct apirow *a, const char *name)
+{
+	int i;
+
+	if (a->hint < a->ncols && !strcmp(a->cols[a->hint].name, name))
+		return a->hint++;
+	for (i = 0; i < a->ncols; i++)
+		if (!strcmp(a->cols[i].name, name)) {
+			a->hint = i + 1;
+			return i;
+		}
+	return -1;
+}
+
+int apirow_scan(struct apirow *a, json_t *rec, bool *must_publish, struct ferry_err *err)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(rec))
+		return ferry_err_set(err, FERRY_ESOURCE,
+				     "stream \"%s\": a record is %s, not a JSON object: check the "
+				     "manifest's records path", a->stream,
+				     json_is_array(rec) ? "an array" : "a scalar");
+	for (int i = 0; i < a->ncols; i++)
+		a->vals[i] = NULL;
+	a->hint = 0;
+	json_object_foreach(rec, k, v) {
+		int c = find_col(a, k);
+		enum ar_type want;
+		if (c < 0) {
+			enum mf_type decl = MF_T_AUTO;
+			if (json_is_null(v))
+				continue; /* a column appears with its first value */
+			if (add_col(a, k, decl, type_of(decl, v)))
+				return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+			a->changed = true;
+			c = a->ncols - 1;
+			a->hint = 0;
+		}
+		a->vals[c] = v;
+		want = type_of(a->cols[c].decl, v);
+		if (want != AR_UNKNOWN && want != a->cols[c].type) {
+			enum ar_type w = widen(a->cols[c].type, want);
+			if (w != a->cols[c].type) {
+				a->cols[c].type = w;
+				a->changed = true;
+			}
+		}
+	}
+	*must_publish = a->changed;
+	return 0;
+}
+
+int apirow_publish(struct apirow *a, const struct ferry_stream **shape, struct ferry_err *err)
+{
+	struct ferry_stream *s = calloc(1, sizeof(*s)), **v;
+
+	if (!s)
+		goto nomem;
+	v = realloc(a->shapes, sizeof(*v) * (size_t)(a->nshapes + 1));
+	if (!v) {
+		free(s);
+		goto nomem;
+	}
+	a->shapes = v;
+	s->cursor = a->cursor;
+	s->cursor_unordered = a->cursor_unordered;
+	s->estimate = -1;
+	if (!(s->name = strdup(a->stream)))
+		goto fail;
+	for (int i = 0; i < a->ncols; i++)
+		if (ferry_stream_add_column(s, a->cols[i].name, ar_pg_type(a->cols[i].type), false))
+			goto fail;
+	if (a->npk) {
+		if (!(s->pk = malloc(sizeof(int) * (size_t)a->npk)))
+			goto fail;
+		memcpy(s->pk, a->pk, sizeof(int) * (size_t)a->npk);
+		s->npk = a->npk;
+	}
+	a->shapes[a->nshapes++] = s;
+	a->changed = false;
+	*shape = s;
+	return 0;
+fail:
+	ferry_stream_release(s);
+	free(s);
+nomem:
+	return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+}
+
+const struct ferry_stream *apirow_shape(const struct apirow *a)
+{
+	return a->nshapes ? a->shapes[a->nshapes - 1] : NULL;
+}
+
+int apirow_encode(struct apirow *a, json_t *rec, struct ferry_buf *out, struct ferry_err *err)
+{
+	int i, rc;
+
+	for (i = 0; i < a->ncols; i++) {
+		if (i && (rc = ferry_buf_addc(out, '\t')))
+			goto fail;
+		if (!apirow_cell(a->cols[i].type, a->cols[i].decl, a->vals[i], out) &&
+		    (rc = ferry_copy_null(out)))
+			goto fail;
+	}
+	if ((rc = ferry_buf_addc(out, '\n')))
+		goto fail;
+	return 0;
+fail:
+	return ferry_err_set(err, rc, "stream \"%s\": a batch grew past its size cap", a->stream);
+}
