@@ -405,20 +405,14 @@ static bool same_columns(const struct ferry_stream *a, const struct ferry_stream
 	return true;
 }
 
-/* The batch's rows carry other columns than the table has: grow the table first. */
-static int evolve(struct run *r, struct lane *l, const struct ferry_stream *shape, struct ferry_err *err)
+/* Takes the columns and keys of shape into the plan's stream (names, estimate, indexes kept). */
+static int adopt(struct run *r, struct lane *l, const struct ferry_stream *shape, struct ferry_err *err)
 {
 	struct ferry_stream *s = plan_stream(r, l->i), next;
-	int rc;
 
 	l->shape = shape;
 	if (same_columns(s, shape))
 		return 0;
-	if (!r->dst->ops->evolve)
-		return ferry_err_set(err, FERRY_EINTERNAL, "destination \"%s\" cannot add columns",
-				     r->dst->name);
-	if ((rc = r->dst->ops->evolve(r->dst, &r->w, s, shape, err)))
-		return rc;
 	if (ferry_stream_copy(&next, shape))
 		return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
 	/* keep the plan's names, estimate and indexes; take the columns and keys */
@@ -437,6 +431,23 @@ static int evolve(struct run *r, struct lane *l, const struct ferry_stream *shap
 	return 0;
 }
 
+/* The batch's rows carry other columns than the table has: grow the table first. */
+static int evolve(struct run *r, struct lane *l, const struct ferry_stream *shape, struct ferry_err *err)
+{
+	struct ferry_stream *s = plan_stream(r, l->i);
+	int rc;
+
+	l->shape = shape;
+	if (same_columns(s, shape))
+		return 0;
+	if (!r->dst->ops->evolve)
+		return ferry_err_set(err, FERRY_EINTERNAL, "destination \"%s\" cannot add columns",
+				     r->dst->name);
+	if ((rc = r->dst->ops->evolve(r->dst, &r->w, s, shape, err)))
+		return rc;
+	return adopt(r, l, shape, err);
+}
+
 /* The destination takes stream l->i from its lane until the source is done. */
 static int lane_write(struct run *r, struct lane *l, char **cursor_hi, struct ferry_err *err)
 {
@@ -447,10 +458,10 @@ static int lane_write(struct run *r, struct lane *l, char **cursor_hi, struct fe
 	long long last_report = 0;
 	int rc;
 
+	bool begun = false;
+
 	sr->status = "running";
 	report(r, l->i, "read");
-	if ((rc = r->dst->ops->stream_begin(r->dst, &r->w, s, err)))
-		return rc;
 	for (;;) {
 		struct slot *sl = reader_next(&l->rd);
 		char *cur = NULL;
@@ -462,6 +473,17 @@ static int lane_write(struct run *r, struct lane *l, char **cursor_hi, struct fe
 		if (o->cancel && *o->cancel)
 			return ferry_err_set(err, FERRY_ECANCEL, "cancelled while syncing stream \"%s\"",
 					     s->name);
+		/*
+		 * The table is created when the first batch is in, so a source that
+		 * learns its columns from the data creates it with what it learned.
+		 */
+		if (!begun) {
+			if (sl->b.shape && (rc = adopt(r, l, sl->b.shape, err)))
+				return rc;
+			if ((rc = r->dst->ops->stream_begin(r->dst, &r->w, s, err)))
+				return rc;
+			begun = true;
+		}
 		if (sl->b.shape && sl->b.shape != l->shape && (rc = evolve(r, l, sl->b.shape, err)))
 			return rc;
 		if (sl->b.nrows > 0) {
