@@ -70,7 +70,8 @@ struct ferry_http_resp {
 	struct ferry_buf body;           /* the body of the final answer */
 	char **headers;                  /* "name: value" lines of the final answer (private) */
 	int nheaders;
-	int attempts;                    /* requests sent, retries included */
+	/* Added to by every ferry_http_do (ferry_http_resp_init zeroes them): */
+	int attempts;                    /* tries sent, retries included (a redirect hop is part of its try) */
 	long long wait_ms;               /* time spent in backoff and Retry-After waits */
 };
 
