@@ -14,6 +14,7 @@
 #include <sodium.h>
 #include "cli/cli.h"
 #include "ferry/engine.h"
+#include "source/rest.h"
 #include "util/text.h"
 
 bool cli_dest_is_secret(const char *type, json_t *settings, const char *key)
@@ -241,7 +242,7 @@ static int cli_entity_rm(struct cli *c, enum ferry_kind_entity k, const char *na
 /* ---- ferry source ---- */
 
 static const char source_help[] =
-	"usage: ferry source add NAME --type postgres|sqlite --set KEY=VALUE ...\n"
+	"usage: ferry source add NAME --type TYPE --set KEY=VALUE ...\n"
 	"       ferry source set NAME|ID --set KEY=VALUE ... [--unset KEY ...]\n"
 	"       ferry source list [--json]\n"
 	"       ferry source show NAME|ID [--json]\n"
@@ -253,23 +254,37 @@ static const char source_help[] =
 	"  cursor.TABLE=COLUMN                         read only newer rows in incremental syncs\n"
 	"  pk.TABLE=COL1,COL2                          primary key where the table has none\n"
 	"Settings of a sqlite source:\n"
-	"  path=/path/to/file.db, and tables, cursor.TABLE, pk.TABLE as above\n";
+	"  path=/path/to/file.db, and tables, cursor.TABLE, pk.TABLE as above\n"
+	"API sources (types stripe, close, smartlead, lemlist; rest and graphql with\n"
+	"--set manifest=FILE; any NAME.yaml on FERRY_MANIFEST_PATH):\n"
+	"  api_key=...                 the vendor's key (secret), as the manifest declares\n"
+	"  base_url=URL                regional endpoint or a test server\n"
+	"  requests_per_second=N, rate_limit_delay_ms=MS, sync_batch_size=N (page size),\n"
+	"  concurrency=N (streams read at once, default 2), max_attempts=N, timeout_ms=MS,\n"
+	"  max_response_bytes=N\n"
+	"  Tables are named slug(source name)_stream; see docs/builtin-connectors.md and\n"
+	"  docs/manifest.md.\n";
 
 static int source_types_error(const char *type)
 {
 	const struct ferry_source_ops *const *t = ferry_source_types();
-	const char *names[16];
+	const char *names[40];
 	const char *best;
 	int n = 0;
 
-	while (t[n] && n < 16) {
+	while (t[n] && n < 4) {
 		names[n] = t[n]->type;
 		n++;
 	}
+	for (const char *const *api = ferry_api_builtin_types(); *api && n < 32; api++)
+		names[n++] = *api;
+	names[n++] = "rest";
+	names[n++] = "graphql";
 	best = ferry_closest(type, names, n);
-	return cli_usage_error("source add", "unknown source type \"%s\"%s%s%s (types: postgres, sqlite)",
+	return cli_usage_error("source add", "unknown source type \"%s\"%s%s%s (types: postgres, "
+			       "sqlite, rest, graphql, %s; or a manifest NAME.yaml on FERRY_MANIFEST_PATH)",
 			       type, best ? ": did you mean \"" : "", best ? best : "",
-			       best ? "\"?" : "");
+			       best ? "\"?" : "", "stripe, close, smartlead, lemlist");
 }
 
 /* Applies --set/--unset to a JSON settings object and validates it against the type. */
@@ -393,12 +408,38 @@ static int source_test(struct cli *c, const char *name)
 		cli_source_release(&s);
 		return cli_fail(&err);
 	}
+	/* an API answers only when asked: fetch the first page of the first stream */
+	if (s.src.ops->name_by_source && l.n) {
+		struct ferry_read_req req = {.stream = &l.v[0], .batch_rows = 1};
+		struct ferry_batch b;
+		char *hi = NULL;
+		void *h = NULL;
+		ferry_batch_init(&b, 64 << 20);
+		rc = s.src.ops->begin(&s.src, &req, &h, &hi, &err);
+		if (!rc && (rc = s.src.ops->read(&s.src, h, &b, &err)) == FERRY_DONE)
+			rc = 0;
+		long long got = b.nrows;
+		if (h)
+			s.src.ops->end(&s.src, h);
+		free(hi);
+		ferry_batch_release(&b);
+		if (rc) {
+			ferry_stream_list_release(&l);
+			cli_source_release(&s);
+			return cli_fail(&err);
+		}
+		printf("source \"%s\" answered: stream \"%s\" gave %lld record%s on its first page\n",
+		       s.e.name, l.v[0].name, got, got == 1 ? "" : "s");
+	}
 	printf("source \"%s\" is reachable: %d stream%s\n", s.e.name, l.n, l.n == 1 ? "" : "s");
 	for (i = 0; i < l.n; i++) {
 		const struct ferry_stream *st = &l.v[i];
-		printf("  %-30s %3d columns  pk: %s  cursor: %s  ~%lld rows\n", st->name, st->ncols,
+		char est[32] = "?";
+		if (st->estimate >= 0)
+			snprintf(est, sizeof(est), "%lld", st->estimate);
+		printf("  %-30s %3d columns  pk: %s  cursor: %s  ~%s rows\n", st->name, st->ncols,
 		       st->npk ? st->cols[st->pk[0]].name : "(none)",
-		       st->cursor >= 0 ? st->cols[st->cursor].name : "(none)", st->estimate);
+		       st->cursor >= 0 ? st->cols[st->cursor].name : "(none)", est);
 	}
 	ferry_stream_list_release(&l);
 	cli_source_release(&s);

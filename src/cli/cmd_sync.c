@@ -87,6 +87,9 @@ static void store_progress(struct progress_ui *ui, const struct ferry_progress *
 		v[i].deleted = r->c.deleted;
 		v[i].estimate = r->estimate;
 		v[i].bytes = r->bytes;
+		v[i].pages = r->c.pages;
+		v[i].duplicates = r->c.duplicates;
+		v[i].collisions = r->c.collisions;
 	}
 	if (p->n)
 		ferry_store_job_streams(ui->c->store, ui->job_id, v, p->n, &err);
@@ -99,15 +102,19 @@ static void progress_line(const struct progress_ui *ui, const struct ferry_strea
 	double secs = (ferry_mono_ms() - ui->cur_start) / 1000.0;
 	double rate = secs > 0 ? r->c.read / secs : 0;
 
+	char pages[32] = "";
+
 	fmt_count(r->c.read, rows, sizeof(rows));
+	if (r->c.pages)
+		snprintf(pages, sizeof(pages), "  %lld page%s", r->c.pages, r->c.pages == 1 ? "" : "s");
 	if (r->estimate > 0) {
 		double pct = 100.0 * (double)r->c.read / (double)r->estimate;
 		double eta = rate > 0 && r->estimate > r->c.read ? (r->estimate - r->c.read) / rate : 0;
 		fmt_count(r->estimate, est, sizeof(est));
-		snprintf(out, n, "%-24s %12s / ~%s rows  %5.1f%%  %9.0f rows/s  ETA %.0fs",
-			 r->stream->name, rows, est, pct > 100 ? 100.0 : pct, rate, eta);
+		snprintf(out, n, "%-24s %12s / ~%s rows  %5.1f%%  %9.0f rows/s  ETA %.0fs%s",
+			 r->stream->name, rows, est, pct > 100 ? 100.0 : pct, rate, eta, pages);
 	} else {
-		snprintf(out, n, "%-24s %12s rows  %9.0f rows/s", r->stream->name, rows, rate);
+		snprintf(out, n, "%-24s %12s rows  %9.0f rows/s%s", r->stream->name, rows, rate, pages);
 	}
 }
 
@@ -174,12 +181,15 @@ static json_t *result_json(long long job_id, const char *status, const struct fe
 	for (i = 0; i < res->n; i++) {
 		const struct ferry_stream_run *r = &res->runs[i];
 		json_array_append_new(
-			streams, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "name",
-					   r->stream->name, "table", r->stream->dest_table, "status",
-					   r->status, "read", (json_int_t)r->c.read, "inserted",
+			streams, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+					   "name", r->stream->name, "table", r->stream->dest_table,
+					   "status", r->status, "read", (json_int_t)r->c.read, "inserted",
 					   (json_int_t)r->c.inserted, "updated", (json_int_t)r->c.updated,
 					   "unchanged", (json_int_t)r->c.unchanged, "deleted",
-					   (json_int_t)r->c.deleted, "bytes", (json_int_t)r->bytes));
+					   (json_int_t)r->c.deleted, "bytes", (json_int_t)r->bytes,
+					   "pages", (json_int_t)r->c.pages, "duplicates",
+					   (json_int_t)r->c.duplicates, "collisions",
+					   (json_int_t)r->c.collisions));
 	}
 	return json_pack("{s:o, s:s, s:s, s:s?, s:I, s:o, s:o}", "job_id",
 			 job_id ? json_integer(job_id) : json_null(), "status", status, "mode",
@@ -247,13 +257,25 @@ static void print_result(const struct ferry_sync_result *res, long long job_id, 
 	       res->duration_ms / 1000.0, res->mode == FERRY_MODE_FULL ? "full" : "incremental");
 	if (!res->n)
 		return;
-	printf("  %-24s %-24s %10s %10s %10s %10s %10s\n", "STREAM", "TABLE", "READ", "INSERTED",
-	       "UPDATED", "UNCHANGED", "DELETED");
+	int ws = 6, wt = 5;
+	bool hashed = false;
+
 	for (i = 0; i < res->n; i++) {
 		const struct ferry_stream_run *r = &res->runs[i];
-		printf("  %-24s %-24s %10lld %10lld %10lld %10lld %10lld\n", r->stream->name,
+		ws = (int)strlen(r->stream->name) > ws ? (int)strlen(r->stream->name) : ws;
+		wt = (int)strlen(r->stream->dest_table) > wt ? (int)strlen(r->stream->dest_table) : wt;
+		hashed = hashed || r->c.duplicates || r->c.collisions;
+	}
+	printf("  %-*s  %-*s %10s %10s %10s %10s %10s%s\n", ws, "STREAM", wt, "TABLE", "READ",
+	       "INSERTED", "UPDATED", "UNCHANGED", "DELETED", hashed ? " DUPLICATES COLLISIONS" : "");
+	for (i = 0; i < res->n; i++) {
+		const struct ferry_stream_run *r = &res->runs[i];
+		printf("  %-*s  %-*s %10lld %10lld %10lld %10lld %10lld", ws, r->stream->name, wt,
 		       r->stream->dest_table, r->c.read, r->c.inserted, r->c.updated, r->c.unchanged,
 		       r->c.deleted);
+		if (hashed)
+			printf(" %10lld %10lld", r->c.duplicates, r->c.collisions);
+		printf("\n");
 	}
 }
 

@@ -44,6 +44,10 @@ static const char *const migrations[] = {
 	"CREATE TABLE stream_state (source_id TEXT NOT NULL, dest_id TEXT NOT NULL,"
 	"  namespace TEXT NOT NULL, stream TEXT NOT NULL, cursor TEXT, updated_at TEXT NOT NULL,"
 	"  PRIMARY KEY (source_id, dest_id, namespace, stream));",
+	/* 2: API sources count pages, and hashed-key records skipped as duplicates or collisions */
+	"ALTER TABLE job_streams ADD COLUMN pages INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE job_streams ADD COLUMN duplicates INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE job_streams ADD COLUMN collisions INTEGER NOT NULL DEFAULT 0;",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -556,8 +560,8 @@ int ferry_store_job_streams(struct ferry_store *s, long long job_id,
 	if ((rc = exec(s, "BEGIN IMMEDIATE", err)))
 		return rc;
 	if ((rc = prepare(s, "INSERT OR REPLACE INTO job_streams (job_id, stream, dest_table, status, "
-			     "rows_read, inserted, updated, unchanged, deleted, total_estimate, bytes) "
-			     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &st, err)))
+			     "rows_read, inserted, updated, unchanged, deleted, total_estimate, bytes, pages, "
+			     "duplicates, collisions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &st, err)))
 		goto out;
 	for (i = 0; i < n; i++) {
 		sqlite3_bind_int64(st, 1, job_id);
@@ -574,6 +578,9 @@ int ferry_store_job_streams(struct ferry_store *s, long long job_id,
 		else
 			sqlite3_bind_null(st, 10);
 		sqlite3_bind_int64(st, 11, v[i].bytes);
+		sqlite3_bind_int64(st, 12, v[i].pages);
+		sqlite3_bind_int64(st, 13, v[i].duplicates);
+		sqlite3_bind_int64(st, 14, v[i].collisions);
 		if (sqlite3_step(st) != SQLITE_DONE) {
 			rc = db_err(s, err, "recording progress");
 			break;
@@ -631,17 +638,20 @@ static json_t *job_streams_json(struct ferry_store *s, long long id)
 
 	if (sqlite3_prepare_v2(s->db,
 			       "SELECT stream, dest_table, status, rows_read, inserted, updated, unchanged, "
-			       "deleted, total_estimate, bytes FROM job_streams WHERE job_id = ? ORDER BY rowid",
+			       "deleted, total_estimate, bytes, pages, duplicates, collisions FROM job_streams "
+			       "WHERE job_id = ? ORDER BY rowid",
 			       -1, &st, NULL) != SQLITE_OK)
 		return arr;
 	sqlite3_bind_int64(st, 1, id);
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		json_array_append_new(arr, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+		json_array_append_new(arr, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 						     "name", col_json(st, 0), "table", col_json(st, 1),
 						     "status", col_json(st, 2), "read", col_json(st, 3),
 						     "inserted", col_json(st, 4), "updated", col_json(st, 5),
 						     "unchanged", col_json(st, 6), "deleted", col_json(st, 7),
-						     "total_estimate", col_json(st, 8), "bytes", col_json(st, 9)));
+						     "total_estimate", col_json(st, 8), "bytes", col_json(st, 9),
+						     "pages", col_json(st, 10), "duplicates", col_json(st, 11),
+						     "collisions", col_json(st, 12)));
 	}
 	sqlite3_finalize(st);
 	return arr;

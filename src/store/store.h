@@ -84,6 +84,7 @@ struct ferry_job_stream {
 	const char *table;
 	const char *status;   /* "pending", "running", "done", "failed" */
 	long long read, inserted, updated, unchanged, deleted, estimate, bytes;
+	long long pages, duplicates, collisions;   /* API sources */
 };
 
 /* Records a new running job owned by this process. */
