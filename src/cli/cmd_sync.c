@@ -207,12 +207,17 @@ static void print_plan(const struct ferry_sync_result *res, const struct ferry_s
 	       res->mode == FERRY_MODE_FULL ? "A full" : "An incremental", dest_name,
 	       o->namespace ? ", namespace " : "", o->namespace ? o->namespace : "");
 	for (i = 0; i < res->n; i++) {
-		const struct ferry_stream *s = res->runs[i].stream;
+		const struct ferry_stream_run *run = &res->runs[i];
+		const struct ferry_stream *s = run->stream;
 		char est[32];
-		fmt_count(s->estimate, est, sizeof(est));
-		printf("\n  %s -> table %s (%s), ~%s rows\n", s->name, s->dest_table,
-		       res->runs[i].table_exists ? "exists" : "would be created",
-		       s->estimate >= 0 ? est : "?");
+		fmt_count(run->estimate, est, sizeof(est));
+		printf("\n  %s -> table %s (%s), ~%s rows", s->name, s->dest_table,
+		       run->table_exists ? "exists" : "would be created",
+		       run->estimate >= 0 ? est : "?");
+		if (run->c.pages)
+			printf(" (columns from a sample of %lld record%s)", run->c.read,
+			       run->c.read == 1 ? "" : "s");
+		printf("\n");
 		for (j = 0; j < s->ncols; j++) {
 			bool pk = false;
 			int k;

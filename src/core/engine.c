@@ -574,6 +574,36 @@ static int move_streams(struct run *r, char **cursors, struct ferry_err *err)
 	return rc;
 }
 
+/*
+ * Dry run of a source that learns its columns from the data: read its first
+ * batch so the plan shows the columns the table would get. Nothing is written.
+ */
+static int sample(struct run *r, int i, struct ferry_err *err)
+{
+	struct lane l;
+	struct slot *sl;
+	char *hi = NULL;
+	int rc;
+
+	if (!(rc = lane_open(r, &l, i, &hi, err))) {
+		sl = reader_next(&l.rd);
+		if (sl->rc < 0) {
+			*err = sl->err;
+			rc = sl->rc;
+		} else {
+			r->res->runs[i].c.read = sl->b.nrows;
+			r->res->runs[i].c.pages = sl->b.pages;
+			if (sl->b.total >= 0)
+				r->res->runs[i].estimate = sl->b.total;
+			if (sl->b.shape)
+				rc = adopt(r, &l, sl->b.shape, err);
+		}
+	}
+	lane_close(r, &l);
+	free(hi);
+	return rc;
+}
+
 /* ---- the whole sync ---- */
 
 void ferry_sync_result_release(struct ferry_sync_result *res)
@@ -641,7 +671,8 @@ int ferry_sync(struct ferry_source *src, struct ferry_dest *dst, const struct fe
 	if (o->dry_run) {
 		for (i = 0; i < res->n; i++)
 			if ((rc = dst->ops->table_exists(dst, &r.w, &res->plan.v[i],
-							 &res->runs[i].table_exists, err)))
+							 &res->runs[i].table_exists, err)) ||
+			    (src->ops->name_by_source && (rc = sample(&r, i, err))))
 				goto out;
 		rc = 0;
 		goto out;
