@@ -1,25 +1,28 @@
 /*
  * manifest.h - the declarative description of an API connector.
  *
- * A manifest is a YAML file (docs/connectors.md "Writing a manifest") that
+ * A manifest is a YAML file (docs/manifest.md is the reference) that
  * says how to call an HTTP API and where its records are: base URL, auth,
  * headers, settings, rate limit and retries, and per stream the path, record
  * selector, key, cursor, field types, pagination and incremental parameters.
  * The built-in connectors (stripe, close, smartlead, lemlist) are manifests
- * compiled into the binary (src/source/manifests/*.yaml); users add their own
+ * compiled into the binary (src/source/manifests/TYPE.yaml); users add their own
  * with `--set manifest=FILE` or by dropping NAME.yaml into a directory of
  * FERRY_MANIFEST_PATH.
  *
  * The parser checks everything it can before any request is sent and names
  * file, line and what is wrong ("stripe.yaml:14: pagination type \"cursr\" is
- * not one of cursor, offset, page, next_link, link_header, none").
+ * not one of none, cursor, offset, page, next_link, link_header").
  *
  * A stream's settings are the manifest's `defaults:` with the stream's own
- * keys on top (fields and params are merged key by key, the stream winning).
+ * keys on top (fields, params, parent_fields, pagination and incremental are
+ * merged key by key, the stream winning).
  *
  * Strings in base_url, headers, params, auth and variables may hold
  * {setting} references, replaced by the source's setting of that name
- * (mf_expand). {{ and }} stand for literal braces.
+ * (mf_expand). {{ and }} stand for literal braces. path and params may also
+ * hold {parent.FIELD}, which mf_expand leaves for the connector to fill.
+ * variables is JSON text: expand its string values one by one, not the text.
  *
  * Ownership: struct mf_manifest owns everything it points to; mf_free frees it.
  */
@@ -27,6 +30,7 @@
 #define FERRY_SOURCE_MANIFEST_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include "ferry/buf.h"
 #include "ferry/config.h"
 #include "ferry/err.h"
@@ -178,13 +182,30 @@ int mf_parse(const char *file, const char *text, size_t len, struct mf_manifest 
 /* Reads and parses a file (FERRY_ENOTFOUND / FERRY_ECONFIG). */
 int mf_load_file(const char *path, struct mf_manifest **out, struct ferry_err *err);
 /*
- * Finds the manifest of a connector type: the built-in one, else NAME.yaml /
- * NAME.yml in the directories of FERRY_MANIFEST_PATH (colon-separated).
- * FERRY_ENOTFOUND when there is none (no message set then).
+ * Finds the manifest of a connector type: NAME.yaml / NAME.yml in the
+ * directories of FERRY_MANIFEST_PATH (colon-separated, first match wins, so a
+ * user may override a built-in), else the built-in one. FERRY_ENOTFOUND when
+ * there is none (no message set then); FERRY_ECONFIG when the file found is
+ * broken or declares another type.
  */
 int mf_find(const char *type, struct mf_manifest **out, struct ferry_err *err);
 /* The built-in connector types, NULL-terminated ("stripe", "close", ...). */
 const char *const *mf_builtin_types(void);
+
+/*
+ * The built-in manifests, generated at build time from
+ * src/source/manifests/TYPE.yaml by cmake/embed_manifests.cmake: type is the
+ * file's base name. Both tables end with a NULL entry.
+ */
+struct mf_builtin {
+	const char *type;   /* "stripe" */
+	const char *file;   /* "stripe.yaml", for messages */
+	const char *text;   /* the YAML, NUL-terminated */
+	size_t len;
+};
+extern const struct mf_builtin mf_builtins[];
+extern const char *const mf_builtin_names[];
+
 void mf_free(struct mf_manifest *m);
 
 /*
