@@ -711,6 +711,12 @@ static json_t *prepare(struct rest_h *h, json_t *e, unsigned char content[8], st
 	}
 	for (int i = 0; i < ms->ndrop; i++)
 		json_object_del(rec, ms->drop[i]);
+	if (ms->parent) {
+		const json_t *parent = json_array_get(h->parents, h->parent_i - 1);
+		for (int i = 0; i < ms->nparent_fields; i++)
+			json_object_set(rec, ms->parent_fields[i].key,
+					json_object_get(parent, ms->parent_fields[i].value));
+	}
 	if (ms->nkey_fields && !json_object_get(rec, "_ferry_key")) {
 		unsigned char key[32];
 		char hex[65];
@@ -721,12 +727,6 @@ static json_t *prepare(struct rest_h *h, json_t *e, unsigned char content[8], st
 		hash_key(h, rec, key);
 		sodium_bin2hex(hex, sizeof(hex), key, 32);
 		json_object_set_new(rec, "_ferry_key", json_string(hex));
-	}
-	if (ms->parent) {
-		const json_t *parent = json_array_get(h->parents, h->parent_i - 1);
-		for (int i = 0; i < ms->nparent_fields; i++)
-			json_object_set(rec, ms->parent_fields[i].key,
-					json_object_get(parent, ms->parent_fields[i].value));
 	}
 	return rec;
 }
