@@ -344,10 +344,9 @@ _peer_listening() {
 	return 1
 }
 
+# The EXIT trap: the test's exit status stays what it was.
 _peer_cleanup() {
-	local rc=$?
-	peer_stop
-	return "$rc"
+	peer_stop || true
 }
 
 peer_start() {
@@ -424,4 +423,17 @@ api_source() {
 	local name=$1 manifest=$2 base=$3
 	shift 3
 	run ferry source add "$name" --type rest --set manifest="$manifest" --set base_url="$base" "$@"
+}
+
+# pg_coltype DB TABLE COLUMN: format_type() of a column ("bigint", "jsonb", ...), "" if none.
+pg_coltype() {
+	q "$1" "SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+	        WHERE attrelid = to_regclass('$2') AND attname = '$3' AND attnum > 0 AND NOT attisdropped"
+}
+
+# pg_pkey DB TABLE: the primary key's columns, comma-separated.
+pg_pkey() {
+	q "$1" "SELECT string_agg(a.attname, ',' ORDER BY array_position(i.indkey::int2[], a.attnum))
+	        FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+	        WHERE i.indrelid = to_regclass('$2') AND i.indisprimary"
 }

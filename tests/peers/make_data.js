@@ -18,9 +18,10 @@ if (!['posts', 'users'].includes(kind) || !(n >= 0)) {
 	process.exit(2);
 }
 
-// 2024-01-01T00:00:00Z + i minutes
+// 2024-01-01T00:00:00Z + i minutes, without milliseconds: json-server's
+// FIELD_gte compares strings, so every stamp has the same shape.
 function stamp(i) {
-	return new Date(Date.UTC(2024, 0, 1, 0, 0, 0) + i * 60000).toISOString();
+	return new Date(Date.UTC(2024, 0, 1, 0, 0, 0) + i * 60000).toISOString().replace('.000Z', 'Z');
 }
 
 const rows = [];

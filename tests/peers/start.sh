@@ -6,8 +6,9 @@
 #   json-server PORT DB.json      json-server 0.17.4 (REST: _page/_limit + Link,
 #                                 _start/_end/_limit, X-Total-Count, FIELD_gte, _sort;
 #                                 POST/PATCH/DELETE write DB.json back)
-#   graphql PORT DATA.json        json-graphql-server (allUsers(page, perPage, filter),
-#                                 _allUsersMeta { count }) at /
+#   graphql PORT DATA.json        json-graphql-server at / (allUsers(page, perPage,
+#                                 filter), _allUsersMeta { count }; tests/peers/graphql.js;
+#                                 GET /__ferry/requests lists the variables it got)
 #   stripe PORT                   stripe-stateful-mock at /v1 (tests/peers/stripe.js;
 #                                 GET /__ferry/requests counts requests)
 #   wiremock PORT [ROOT-DIR]      WireMock standalone; stubs from ROOT-DIR/mappings
@@ -45,8 +46,7 @@ json-server)
 	;;
 graphql)
 	[ $# -eq 1 ] || { echo "start.sh: graphql needs one data.json" >&2; exit 2; }
-	cmd=(node "$NM/json-graphql-server/bin/json-graphql-server.cjs" "$(readlink -f "$1")"
-		--host 127.0.0.1 --port "$port")
+	cmd=(node "$PEERS/graphql.js" "$port" "$1")
 	;;
 stripe)
 	cmd=(node "$PEERS/stripe.js" "$port")
