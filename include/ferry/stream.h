@@ -107,5 +107,16 @@ void ferry_pg_type_of_sqlite_decl(const char *decl, char *out, int outlen);
 const char *ferry_pg_type_widen(const char *a, const char *b);
 /* Whether a is strictly wider than b: ferry_pg_type_widen(a, b) is a, and b is another type. */
 bool ferry_pg_type_wider(const char *a, const char *b);
+/*
+ * How a table column of type `have` takes values of type `incoming` (a stream
+ * read again, a batch with a wider field): *widen_to is the type the column
+ * must widen to (NULL: keep it); *convert_to the type incoming values are
+ * converted to on the way in (NULL: as they are). A column already wider is
+ * kept (jsonb from an earlier run, text this run): narrowing it would lose
+ * what it holds. boolean and bigint both widen to text. Types outside the API
+ * set give NULL, NULL. The strings are have, incoming or static.
+ */
+void ferry_pg_type_fit(const char *have, const char *incoming, const char **widen_to,
+		       const char **convert_to);
 
 #endif

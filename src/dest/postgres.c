@@ -42,6 +42,7 @@ struct pgdst {
 	char *up_copy;          /* incremental: "BEGIN; COPY temp FROM STDIN" */
 	char *up_merge;         /* incremental: the upsert */
 	char staging[64];       /* full: the staging table being loaded */
+	long long loaded;       /* full: rows COPYed into it by COPYs already ended (evolve) */
 	struct staged *staged;
 	int nstaged;
 };
@@ -188,34 +189,70 @@ static int pg_open(struct ferry_dest *d, struct ferry_err *err)
 	return 0;
 }
 
-/* The columns of schema.table (empty when it does not exist). */
+/*
+ * The columns of schema.table (empty when it does not exist) and, when types
+ * is not NULL, their types as format_type() prints them, position for position.
+ */
 static int live_columns(struct pgdst *p, const char *schema, const char *table,
-			struct ferry_names *out, struct ferry_err *err)
+			struct ferry_names *out, struct ferry_names *types, struct ferry_err *err)
 {
 	const char *params[] = {schema, table};
 	PGresult *r;
 	int rc;
 
-	out->v = NULL;
-	out->n = 0;
+	*out = (struct ferry_names)FERRY_NAMES_INIT;
+	if (types)
+		*types = (struct ferry_names)FERRY_NAMES_INIT;
 	rc = qp(p,
-		"SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+		"SELECT a.attname, format_type(a.atttypid, a.atttypmod)"
+		" FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
 		" JOIN pg_namespace n ON n.oid = c.relnamespace"
 		" WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped"
 		" ORDER BY a.attnum",
 		2, params, "reading the columns of", table, &r, err);
 	if (rc)
 		return rc;
-	out->v = calloc((size_t)PQntuples(r) + 1, sizeof(char *));
-	if (!out->v) {
-		PQclear(r);
-		return nomem(err);
+	for (int i = 0; i < PQntuples(r) && !rc; i++) {
+		const char *name = PQgetvalue(r, i, 0), *type = PQgetvalue(r, i, 1);
+		if (ferry_names_push(out, name, strlen(name)) ||
+		    (types && ferry_names_push(types, type, strlen(type))))
+			rc = nomem(err);
 	}
-	for (int i = 0; i < PQntuples(r); i++)
-		if ((out->v[out->n] = strdup(PQgetvalue(r, i, 0))))
-			out->n++;
 	PQclear(r);
-	return 0;
+	if (rc) {
+		ferry_names_release(out);
+		if (types)
+			ferry_names_release(types);
+	}
+	return rc;
+}
+
+/* The type of column name in a live_columns() answer; NULL when the table lacks it. */
+static const char *live_type(const struct ferry_names *names, const struct ferry_names *types,
+			     const char *name)
+{
+	for (int i = 0; i < names->n && i < types->n; i++)
+		if (!strcmp(names->v[i], name))
+			return types->v[i];
+	return NULL;
+}
+
+/*
+ * expr (prefix + quoted name) converted to type `to` as a widening does it:
+ * to_jsonb() for jsonb (text becomes a JSON string), casts for text and
+ * double precision. Only API types get here (ferry_pg_type_widen).
+ */
+static void convert(struct ferry_buf *b, const char *prefix, const char *name, const char *to)
+{
+	bool json = to && !strcmp(to, "jsonb");
+
+	ferry_buf_adds(b, json ? "to_jsonb(" : "");
+	ferry_buf_adds(b, prefix);
+	ferry_sql_ident(b, name);
+	if (json)
+		ferry_buf_adds(b, ")");
+	else if (to)
+		ferry_buf_addf(b, "::%s", to);
 }
 
 /* Whether schema.table exists (*oid_out non-zero) and whether views depend on it. */
@@ -273,15 +310,24 @@ static void pk_list(struct ferry_buf *b, const struct ferry_stream *s)
 	}
 }
 
-/* "a.k1 = b.k1 AND a.k2 = b.k2": rows of two relations with the same primary key. */
-static void key_match(struct ferry_buf *b, const char *a, const char *bb, const struct ferry_stream *s)
+/*
+ * "a.k1 = b.k1 AND a.k2 = b.k2": rows of two relations with the same primary
+ * key. conv_a, conv_b (NULL, or a type or NULL per stream column) convert a
+ * side's key first, where the two relations type it differently.
+ */
+static void key_match(struct ferry_buf *b, const char *a, const char *bb, const struct ferry_stream *s,
+		      const char *const *conv_a, const char *const *conv_b)
 {
+	char pa[32], pb[32];
+
+	snprintf(pa, sizeof(pa), "%s.", a);
+	snprintf(pb, sizeof(pb), "%s.", bb);
 	for (int i = 0; i < s->npk; i++) {
 		const char *name = s->cols[s->pk[i]].name;
-		ferry_buf_addf(b, "%s%s.", i ? " AND " : "", a);
-		ferry_sql_ident(b, name);
-		ferry_buf_addf(b, " = %s.", bb);
-		ferry_sql_ident(b, name);
+		ferry_buf_adds(b, i ? " AND " : "");
+		convert(b, pa, name, conv_a ? conv_a[s->pk[i]] : NULL);
+		ferry_buf_adds(b, " = ");
+		convert(b, pb, name, conv_b ? conv_b[s->pk[i]] : NULL);
 	}
 }
 
@@ -538,23 +584,26 @@ static bool is_key(const struct ferry_stream *s, int col)
 /*
  * "the row changed": ROW(old.c, ...) IS DISTINCT FROM ROW(new.c, ...) over
  * the non-key columns, or the old row was soft-deleted. Empty when nothing
- * but keys could change.
+ * but keys could change. conv (NULL, or a type or NULL per column) converts
+ * new's values to the live column's type first.
  */
 static void changed(struct ferry_buf *b, const struct ferry_stream *s, const char *old,
-		    const char *new, bool has_deleted)
+		    const char *new, bool has_deleted, const char *const *conv)
 {
 	bool any = false;
 
 	for (int side = 0; side < 2; side++) {
 		bool first = true;
 		for (int i = 0; i < s->ncols; i++) {
+			char prefix[32];
 			if (is_key(s, i))
 				continue;
 			ferry_buf_adds(b, first ? (side ? " IS DISTINCT FROM ROW(" : "ROW(") : ", ");
 			first = false;
 			any = true;
-			ferry_buf_addf(b, "%s.", side ? new : old);
-			ferry_sql_ident(b, s->cols[i].name);
+			snprintf(prefix, sizeof(prefix), "%s.", side ? new : old);
+			/* converted, both sides have the live type: an API type, with "=" */
+			convert(b, prefix, s->cols[i].name, side && conv ? conv[i] : NULL);
 			if (compare_as_text(&s->cols[i]))
 				ferry_buf_adds(b, "::text");
 		}
@@ -574,7 +623,7 @@ static void changed(struct ferry_buf *b, const struct ferry_stream *s, const cha
  * would scan the whole live table for every batch.
  */
 static int build_upsert(struct pgdst *p, const char *qlive, const struct ferry_stream *s,
-			bool has_deleted, struct ferry_err *err)
+			bool has_deleted, const char *const *conv, struct ferry_err *err)
 {
 	struct ferry_buf b = FERRY_BUF_INIT;
 	int nonkey = 0;
@@ -591,15 +640,18 @@ static int build_upsert(struct pgdst *p, const char *qlive, const struct ferry_s
 			   "WITH up AS (INSERT INTO %s AS l (", qlive);
 	column_list(&b, "", s);
 	ferry_buf_adds(&b, ") SELECT ");
-	column_list(&b, "t.", s);
+	for (int i = 0; i < s->ncols; i++) {
+		ferry_buf_adds(&b, i ? ", " : "");
+		convert(&b, "t.", s->cols[i].name, conv ? conv[i] : NULL);
+	}
 	ferry_buf_addf(&b, " FROM " TEMP " t LEFT JOIN %s x ON ", qlive);
-	key_match(&b, "x", "t", s);
+	key_match(&b, "x", "t", s, NULL, conv);
 	ferry_buf_adds(&b, " WHERE x.");
 	ferry_sql_ident(&b, s->cols[s->pk[0]].name);
 	ferry_buf_adds(&b, " IS NULL");
 	if (nonkey || has_deleted) {
 		ferry_buf_adds(&b, " OR ");
-		changed(&b, s, "x", "t", has_deleted);
+		changed(&b, s, "x", "t", has_deleted, conv);
 	}
 	ferry_buf_adds(&b, " ON CONFLICT (");
 	pk_list(&b, s);
@@ -620,7 +672,7 @@ static int build_upsert(struct pgdst *p, const char *qlive, const struct ferry_s
 		if (has_deleted)
 			ferry_buf_adds(&b, ", \"_ferry_deleted_at\" = NULL");
 		ferry_buf_adds(&b, " WHERE ");
-		changed(&b, s, "l", "EXCLUDED", has_deleted);
+		changed(&b, s, "l", "EXCLUDED", has_deleted, NULL);
 	}
 	ferry_buf_adds(&b, " RETURNING (l.xmax = 0) AS ins)"
 			   " SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM up");
@@ -631,39 +683,50 @@ static int build_upsert(struct pgdst *p, const char *qlive, const struct ferry_s
 	return 0;
 }
 
-static int begin_incremental(struct pgdst *p, const struct ferry_write_opts *o,
-			     const struct ferry_stream *s, struct ferry_err *err)
+/*
+ * Makes the existing live table take stream s: adds the columns it lacks,
+ * widens narrower API-typed columns (one ALTER TABLE, so the table is
+ * rewritten at most once), checks the key, and (re)builds the temp table and
+ * the upsert for s's columns with the conversions the live types need. Used
+ * by stream_begin and by evolve; outside any transaction.
+ */
+static int fit_live(struct pgdst *p, const struct ferry_write_opts *o, const struct ferry_stream *s,
+		    struct ferry_err *err)
 {
 	const char *schema = schema_of(o);
-	struct ferry_buf sql = FERRY_BUF_INIT, q = FERRY_BUF_INIT;
-	struct ferry_names have = {0};
+	struct ferry_buf sql = FERRY_BUF_INIT, q = FERRY_BUF_INIT, alter = FERRY_BUF_INIT;
+	struct ferry_names have = FERRY_NAMES_INIT, types = FERRY_NAMES_INIT;
+	const char **conv = NULL;
 	char live[64];
-	bool exists, keyed;
+	bool keyed;
 	int rc;
 
-	if (s->npk == 0)
-		return ferry_err_set(err, FERRY_ECONFIG,
-				     "table \"%s\" has no primary key, so it cannot be synced "
-				     "incrementally: name one on the source (--set pk.%s=col1,col2) "
-				     "or sync it with --full", s->name, s->name);
 	live_name(s, live);
 	ferry_pg_qname(&q, schema, live);
-	if ((rc = live_info(p, schema, live, &exists, NULL, err)))
+	if ((rc = live_columns(p, schema, live, &have, &types, err)))
 		goto out;
-	if (!exists) {
-		ferry_buf_addf(&sql, "CREATE TABLE %s (", q.data);
-		column_defs(&sql, s, o->soft_deletes);
-		ferry_buf_adds(&sql, ", PRIMARY KEY (");
-		pk_list(&sql, s);
-		ferry_buf_adds(&sql, "))");
-		if ((rc = run(p, sql.data, "creating table", live, err)))
-			goto out;
+	if (!(conv = calloc((size_t)s->ncols, sizeof(*conv)))) {
+		rc = nomem(err);
+		goto out;
 	}
-	if ((rc = live_columns(p, schema, live, &have, err)))
-		goto out;
-	ferry_buf_reset(&sql);
+	for (int i = 0; i < s->ncols; i++) {
+		const char *lt = live_type(&have, &types, s->cols[i].name), *to;
+		if (!lt)
+			continue;
+		ferry_pg_type_fit(lt, s->cols[i].pg_type, &to, &conv[i]);
+		if (!to)
+			continue;
+		ferry_buf_adds(&alter, alter.len ? ", ALTER COLUMN " : "ALTER COLUMN ");
+		ferry_sql_ident(&alter, s->cols[i].name);
+		ferry_buf_addf(&alter, " TYPE %s USING ", to);
+		convert(&alter, "", s->cols[i].name, to);
+	}
 	add_missing_columns(&sql, q.data, &have, s, o->soft_deletes);
-	if (sql.len && (rc = run(p, sql.data, "adding new columns to", live, err)))
+	if (alter.len)
+		ferry_buf_addf(&sql, "ALTER TABLE %s %s", q.data, alter.data);
+	/* one simple query: one transaction, all of it or nothing */
+	if (sql.len && (rc = run(p, sql.data, alter.len ? "widening the columns of"
+							: "adding new columns to", live, err)))
 		goto out;
 	if ((rc = has_key(p, schema, live, s, &keyed, err)))
 		goto out;
@@ -688,9 +751,46 @@ static int begin_incremental(struct pgdst *p, const struct ferry_write_opts *o,
 	if ((rc = run(p, sql.data, "creating the upsert table for", s->name, err)))
 		goto out;
 	rc = build_upsert(p, q.data, s,
-			  o->soft_deletes || ferry_names_has(&have, "_ferry_deleted_at"), err);
+			  o->soft_deletes || ferry_names_has(&have, "_ferry_deleted_at"), conv, err);
 out:
+	free(conv);
 	ferry_names_release(&have);
+	ferry_names_release(&types);
+	ferry_buf_release(&sql);
+	ferry_buf_release(&q);
+	ferry_buf_release(&alter);
+	return rc;
+}
+
+static int begin_incremental(struct pgdst *p, const struct ferry_write_opts *o,
+			     const struct ferry_stream *s, struct ferry_err *err)
+{
+	const char *schema = schema_of(o);
+	struct ferry_buf sql = FERRY_BUF_INIT, q = FERRY_BUF_INIT;
+	char live[64];
+	bool exists;
+	int rc;
+
+	if (s->npk == 0)
+		return ferry_err_set(err, FERRY_ECONFIG,
+				     "table \"%s\" has no primary key, so it cannot be synced "
+				     "incrementally: name one on the source (--set pk.%s=col1,col2) "
+				     "or sync it with --full", s->name, s->name);
+	live_name(s, live);
+	ferry_pg_qname(&q, schema, live);
+	if ((rc = live_info(p, schema, live, &exists, NULL, err)))
+		goto out;
+	if (!exists) {
+		ferry_buf_addf(&sql, "CREATE TABLE %s (", q.data);
+		column_defs(&sql, s, o->soft_deletes);
+		ferry_buf_adds(&sql, ", PRIMARY KEY (");
+		pk_list(&sql, s);
+		ferry_buf_adds(&sql, "))");
+		if ((rc = run(p, sql.data, "creating table", live, err)))
+			goto out;
+	}
+	rc = fit_live(p, o, s, err);
+out:
 	ferry_buf_release(&sql);
 	ferry_buf_release(&q);
 	return rc;
@@ -818,6 +918,7 @@ static int begin_full(struct pgdst *p, const struct ferry_write_opts *o,
 	int rc = 0;
 
 	run_name(s, "staging", o->run_unix, p->staging);
+	p->loaded = 0;
 	ferry_pg_qname(&q, schema_of(o), p->staging);
 	/*
 	 * One transaction from CREATE to the index builds: a crash mid-load
@@ -859,6 +960,7 @@ static int end_full(struct pgdst *p, const struct ferry_write_opts *o,
 				     "stream_begin for \"%s\"", p->who.name, s->name);
 	if ((rc = end_copy(p, "loading", &rows, err)))
 		goto out;
+	rows += p->loaded;
 	ferry_pg_qname(&q, schema_of(o), p->staging);
 	if (s->npk) {
 		ferry_buf_addf(&sql, "ALTER TABLE %s ADD PRIMARY KEY (", q.data);
@@ -913,6 +1015,76 @@ out:
 	return rc;
 }
 
+/*
+ * Full: the staging table grows mid-load. The open COPY is ended (its rows
+ * stay, in the same transaction), the new columns added, widened ones
+ * converted in place (USING: the loaded rows take the new type), and a COPY
+ * for want's columns opened again. FREEZE still holds: the table was created
+ * in this transaction, and ALTER ... TYPE gives it a new file in it too.
+ */
+static int evolve_full(struct pgdst *p, const struct ferry_write_opts *o,
+		       const struct ferry_stream *s, const struct ferry_stream *want,
+		       struct ferry_err *err)
+{
+	struct ferry_buf sql = FERRY_BUF_INIT, q = FERRY_BUF_INIT, alter = FERRY_BUF_INIT;
+	long long rows = 0;
+	PGresult *r = NULL;
+	int rc;
+
+	if (!p->copying)
+		return ferry_err_set(err, FERRY_EINTERNAL, "destination \"%s\": evolve of \"%s\" "
+				     "without stream_begin", p->who.name, s->name);
+	ferry_pg_qname(&q, schema_of(o), p->staging);
+	for (int i = 0; i < want->ncols; i++) {
+		const struct ferry_column *c = &want->cols[i];
+		int at = ferry_stream_column(s, c->name);
+		const char *was = at >= 0 ? s->cols[at].pg_type : NULL;
+
+		if (!was) {
+			ferry_buf_adds(&alter, alter.len ? ", ADD COLUMN " : "ADD COLUMN ");
+			ferry_sql_ident(&alter, c->name);
+			ferry_buf_addf(&alter, " %s", c->pg_type);
+		} else if (strcmp(was, c->pg_type)) {
+			/* COPY cannot convert: the staging column must take want's values as they come */
+			if (!ferry_pg_type_wider(c->pg_type, was)) {
+				rc = ferry_err_set(err, FERRY_EINTERNAL,
+						   "column \"%s\" of \"%s\" changed type from %s to %s "
+						   "while it was read, which is not a widening destination "
+						   "\"%s\" can apply", c->name, s->name, was, c->pg_type,
+						   p->who.name);
+				goto out;
+			}
+			ferry_buf_adds(&alter, alter.len ? ", ALTER COLUMN " : "ALTER COLUMN ");
+			ferry_sql_ident(&alter, c->name);
+			ferry_buf_addf(&alter, " TYPE %s USING ", c->pg_type);
+			convert(&alter, "", c->name, c->pg_type);
+		}
+	}
+	if ((rc = end_copy(p, "loading", &rows, err)))
+		goto out;
+	p->loaded += rows;
+	if (alter.len)
+		ferry_buf_addf(&sql, "ALTER TABLE %s %s; ", q.data, alter.data);
+	ferry_buf_addf(&sql, "COPY %s (", q.data);
+	column_list(&sql, "", want);
+	ferry_buf_adds(&sql, ") FROM STDIN WITH (FREEZE)");
+	r = ferry_pg_run(p->conn, sql.data);
+	if (PQresultStatus(r) != PGRES_COPY_IN) {
+		rc = ferry_pg_fail(p->conn, r, &p->who, "adding columns to the staging table of",
+				   s->name, err);
+		goto out;
+	}
+	p->copying = true;
+out:
+	if (rc)
+		rollback(p);
+	PQclear(r);
+	ferry_buf_release(&sql);
+	ferry_buf_release(&q);
+	ferry_buf_release(&alter);
+	return rc;
+}
+
 /* ---- per-stream entry points -------------------------------------------------- */
 
 static int pg_stream_begin(struct ferry_dest *d, const struct ferry_write_opts *o,
@@ -950,6 +1122,49 @@ static int pg_write(struct ferry_dest *d, const struct ferry_write_opts *o,
 	return rc;
 }
 
+/*
+ * want's columns under s's names and key: the source's shape names no
+ * destination table. A shallow copy, never released.
+ */
+static struct ferry_stream named_like(const struct ferry_stream *s, const struct ferry_stream *want)
+{
+	struct ferry_stream w = *want;
+
+	w.name = s->name;
+	w.source_table = s->source_table;
+	w.dest_table = s->dest_table;
+	w.pk = s->pk;
+	w.npk = s->npk;
+	return w;
+}
+
+static int pg_evolve(struct ferry_dest *d, const struct ferry_write_opts *o,
+		     const struct ferry_stream *s, const struct ferry_stream *shape,
+		     struct ferry_err *err)
+{
+	struct pgdst *p = d->priv;
+	struct ferry_stream named = named_like(s, shape);
+	const struct ferry_stream *want = &named;
+	int rc;
+
+	if (!p->conn)
+		return run(p, "", "", NULL, err);
+	for (int i = 0; i < s->ncols; i++)
+		if (ferry_stream_column(want, s->cols[i].name) < 0)
+			return ferry_err_set(err, FERRY_EINTERNAL,
+					     "destination \"%s\": stream \"%s\" lost column \"%s\" "
+					     "while it was read", p->who.name, s->name,
+					     s->cols[i].name);
+	if ((rc = check_types(p, want, err)))
+		return rc;
+	if (o->mode == FERRY_MODE_FULL)
+		return evolve_full(p, o, s, want, err);
+	if (!p->up_copy)
+		return ferry_err_set(err, FERRY_EINTERNAL, "destination \"%s\": evolve of \"%s\" "
+				     "without stream_begin", p->who.name, s->name);
+	return fit_live(p, o, want, err);
+}
+
 static int pg_stream_end(struct ferry_dest *d, const struct ferry_write_opts *o,
 			 const struct ferry_stream *s, struct ferry_err *err)
 {
@@ -973,24 +1188,80 @@ static long long staged_rows(struct pgdst *p, const char *staging)
 	return -1;
 }
 
-/* An expression for live column `name` in a SELECT from live l: NULL when it is missing. */
-static void live_expr(struct ferry_buf *b, const struct ferry_names *have,
-		      const struct ferry_column *c)
+/* The columns of a stream's live and staging tables, with their types (the swap). */
+struct both {
+	struct ferry_names live, live_types, staging, staging_types;
+};
+
+static void both_release(struct both *t)
 {
-	if (ferry_names_has(have, c->name)) {
-		ferry_buf_adds(b, "l.");
-		ferry_sql_ident(b, c->name);
-	} else {
-		ferry_buf_addf(b, "NULL::%s", c->pg_type);
+	ferry_names_release(&t->live);
+	ferry_names_release(&t->live_types);
+	ferry_names_release(&t->staging);
+	ferry_names_release(&t->staging_types);
+}
+
+/*
+ * Staging column `name` takes the live table's values (soft deletes carry
+ * vanished rows over): an API-typed staging column narrower than live's is
+ * widened first, so an older run's jsonb or text values keep their content.
+ * Appends the ALTER action to alter and updates t's staging type.
+ */
+static void staging_takes_live(struct both *t, const char *name, struct ferry_buf *alter)
+{
+	const char *lt = live_type(&t->live, &t->live_types, name), *to, *conv;
+
+	for (int i = 0; lt && i < t->staging.n && i < t->staging_types.n; i++) {
+		if (strcmp(t->staging.v[i], name))
+			continue;
+		ferry_pg_type_fit(t->staging_types.v[i], lt, &to, &conv);
+		if (!to)
+			return;
+		ferry_buf_adds(alter, alter->len ? ", ALTER COLUMN " : "ALTER COLUMN ");
+		ferry_sql_ident(alter, name);
+		ferry_buf_addf(alter, " TYPE %s USING ", to);
+		convert(alter, "", name, to);
+		char *copy = strdup(to);
+		if (copy) {
+			free(t->staging_types.v[i]);
+			t->staging_types.v[i] = copy;
+		}
+		return;
 	}
+}
+
+/*
+ * What column `name` of the live (or the staging) table converts to so the
+ * two tables' values compare and copy: the type that holds both, NULL when
+ * the types agree or lie outside the API set.
+ */
+static const char *common_type(const struct both *t, const char *name, bool live_side)
+{
+	const char *lt = live_type(&t->live, &t->live_types, name);
+	const char *st = live_type(&t->staging, &t->staging_types, name);
+	const char *w = lt && st ? ferry_pg_type_widen(lt, st) : NULL;
+	const char *mine = live_side ? lt : st;
+
+	return w && strcmp(w, mine) ? w : NULL;
+}
+
+/* An expression for live column c in a SELECT from live l, in staging's type: NULL when missing. */
+static void live_expr(struct ferry_buf *b, const struct both *t, const struct ferry_column *c)
+{
+	if (ferry_names_has(&t->live, c->name))
+		convert(b, "l.", c->name, common_type(t, c->name, true));
+	else
+		ferry_buf_addf(b, "NULL::%s", c->pg_type);
 }
 
 /* Counts (and with soft deletes, keeps) the live rows whose key is not in staging. */
 static int carry_deleted(struct pgdst *p, const struct ferry_write_opts *o,
 			 const struct ferry_stream *s, const char *qlive, const char *qstaging,
-			 const struct ferry_names *have, long long *deleted, struct ferry_err *err)
+			 struct both *t, long long *deleted, struct ferry_err *err)
 {
-	struct ferry_buf sql = FERRY_BUF_INIT, absent = FERRY_BUF_INIT;
+	struct ferry_buf sql = FERRY_BUF_INIT, absent = FERRY_BUF_INIT, alter = FERRY_BUF_INIT;
+	const struct ferry_names *have = &t->live;
+	const char **conv_s = NULL, **conv_l = NULL;
 	bool had_deleted = ferry_names_has(have, "_ferry_deleted_at");
 	PGresult *r = NULL;
 	int rc;
@@ -999,14 +1270,34 @@ static int carry_deleted(struct pgdst *p, const struct ferry_write_opts *o,
 	for (int i = 0; i < s->npk; i++)
 		if (!ferry_names_has(have, s->cols[s->pk[i]].name))
 			return 0; /* the old table has no such key: nothing comparable */
+	if (o->soft_deletes) {
+		for (int i = 0; i < s->ncols; i++)
+			staging_takes_live(t, s->cols[i].name, &alter);
+		if (alter.len) {
+			ferry_buf_addf(&sql, "ALTER TABLE %s %s", qstaging, alter.data);
+			rc = run(p, sql.data, "widening the columns of", s->name, err);
+			ferry_buf_reset(&sql);
+			if (rc)
+				goto out;
+		}
+	}
+	if (!(conv_s = calloc((size_t)s->ncols, sizeof(*conv_s))) ||
+	    !(conv_l = calloc((size_t)s->ncols, sizeof(*conv_l)))) {
+		rc = nomem(err);
+		goto out;
+	}
+	for (int i = 0; i < s->ncols; i++) {
+		conv_s[i] = common_type(t, s->cols[i].name, false);
+		conv_l[i] = common_type(t, s->cols[i].name, true);
+	}
 	ferry_buf_addf(&absent, "NOT EXISTS (SELECT 1 FROM %s s WHERE ", qstaging);
-	key_match(&absent, "s", "l", s);
+	key_match(&absent, "s", "l", s, conv_s, conv_l);
 	ferry_buf_adds(&absent, ")");
 
 	if (o->soft_deletes) {
 		ferry_buf_adds(&sql, "WITH gone AS (SELECT ");
 		for (int i = 0; i < s->ncols; i++) {
-			live_expr(&sql, have, &s->cols[i]);
+			live_expr(&sql, t, &s->cols[i]);
 			ferry_buf_addf(&sql, " AS c%d, ", i);
 		}
 		ferry_buf_adds(&sql, ferry_names_has(have, "_ferry_synced_at")
@@ -1047,8 +1338,12 @@ static int carry_deleted(struct pgdst *p, const struct ferry_write_opts *o,
 		*deleted = atoll(PQgetvalue(r, 0, 0));
 		PQclear(r);
 	}
+out:
+	free(conv_s);
+	free(conv_l);
 	ferry_buf_release(&sql);
 	ferry_buf_release(&absent);
+	ferry_buf_release(&alter);
 	return rc;
 }
 
@@ -1111,7 +1406,8 @@ static int swap_one(struct pgdst *p, const struct ferry_write_opts *o,
 	struct ferry_buf sql = FERRY_BUF_INIT, ql = FERRY_BUF_INIT, qs = FERRY_BUF_INIT,
 			 qb = FERRY_BUF_INIT;
 	char live[64], staging[64], backup[64];
-	struct ferry_names have = {0};
+	struct both t = {FERRY_NAMES_INIT, FERRY_NAMES_INIT, FERRY_NAMES_INIT, FERRY_NAMES_INIT};
+	const struct ferry_names *have = &t.live;
 	bool exists, views;
 	long long rows, deleted = 0;
 	int rc;
@@ -1137,21 +1433,49 @@ static int swap_one(struct pgdst *p, const struct ferry_write_opts *o,
 	if ((rc = live_info(p, schema, live, &exists, &views, err)))
 		goto out;
 	if (exists) {
-		if ((rc = live_columns(p, schema, live, &have, err)))
+		if ((rc = live_columns(p, schema, live, &t.live, &t.live_types, err)) ||
+		    (rc = live_columns(p, schema, staging, &t.staging, &t.staging_types, err)))
 			goto out;
-		if (s->npk && (rc = carry_deleted(p, o, s, ql.data, qs.data, &have, &deleted, err)))
+		if (s->npk && (rc = carry_deleted(p, o, s, ql.data, qs.data, &t, &deleted, err)))
 			goto out;
 	}
 	if (exists && views) {
 		/* Views hold on to the table itself: refill it in place. */
-		add_missing_columns(&sql, ql.data, &have, s, o->soft_deletes);
+		struct ferry_buf alter = FERRY_BUF_INIT;
+		const char **conv = calloc((size_t)s->ncols + 1, sizeof(*conv));
+		if (!conv) {
+			rc = nomem(err);
+			goto out;
+		}
+		/* a narrower live column widens (a view using it makes PostgreSQL refuse) */
+		for (int i = 0; i < s->ncols; i++) {
+			const char *lt = live_type(have, &t.live_types, s->cols[i].name), *to;
+			const char *st = live_type(&t.staging, &t.staging_types, s->cols[i].name);
+			if (!lt || !st)
+				continue;
+			ferry_pg_type_fit(lt, st, &to, &conv[i]);
+			if (!to)
+				continue;
+			ferry_buf_adds(&alter, alter.len ? ", ALTER COLUMN " : "ALTER COLUMN ");
+			ferry_sql_ident(&alter, s->cols[i].name);
+			ferry_buf_addf(&alter, " TYPE %s USING ", to);
+			convert(&alter, "", s->cols[i].name, to);
+		}
+		add_missing_columns(&sql, ql.data, have, s, o->soft_deletes);
+		if (alter.len)
+			ferry_buf_addf(&sql, "ALTER TABLE %s %s; ", ql.data, alter.data);
+		ferry_buf_release(&alter);
 		ferry_buf_addf(&sql, "TRUNCATE %s; INSERT INTO %s (", ql.data, ql.data);
 		column_list(&sql, "", s);
 		ferry_buf_adds(&sql, ", \"_ferry_synced_at\"");
 		if (o->soft_deletes)
 			ferry_buf_adds(&sql, ", \"_ferry_deleted_at\"");
 		ferry_buf_adds(&sql, ") SELECT ");
-		column_list(&sql, "", s);
+		for (int i = 0; i < s->ncols; i++) {
+			ferry_buf_adds(&sql, i ? ", " : "");
+			convert(&sql, "", s->cols[i].name, conv[i]);
+		}
+		free(conv);
 		ferry_buf_adds(&sql, ", \"_ferry_synced_at\"");
 		if (o->soft_deletes)
 			ferry_buf_adds(&sql, ", \"_ferry_deleted_at\"");
@@ -1186,7 +1510,7 @@ static int swap_one(struct pgdst *p, const struct ferry_write_opts *o,
 	c->inserted = rows;
 	c->deleted = deleted;
 out:
-	ferry_names_release(&have);
+	both_release(&t);
 	ferry_buf_release(&sql);
 	ferry_buf_release(&ql);
 	ferry_buf_release(&qs);
@@ -1382,6 +1706,7 @@ const struct ferry_dest_ops ferry_dest_postgres = {
 	.table_exists = pg_table_exists,
 	.stream_begin = pg_stream_begin,
 	.write = pg_write,
+	.evolve = pg_evolve,
 	.stream_end = pg_stream_end,
 	.commit_full = pg_commit_full,
 	.abort = pg_abort,

@@ -51,6 +51,7 @@ struct sqlite_dest {
 	sqlite3_stmt *ins, *upd, *state_put;
 	struct ferry_buf *fields; /* one decode buffer per column */
 	bool *nulls;
+	int *bind;                /* per column: how its values are bound (enum bind) */
 	int ncols;
 	bool has_deleted_at; /* incremental: live has _ferry_deleted_at (clear it on upsert) */
 	bool compare_cols;   /* incremental: some non-key column to compare */
@@ -193,7 +194,8 @@ static int table_exists(struct sqlite_dest *p, const char *name, bool *exists)
 /* The column names of a table, in order (empty when it does not exist). */
 struct colset {
 	char **v;
-	int *pk; /* pk index from table_info, 0 when not part of the key */
+	char **type; /* declared type, "" when none */
+	int *pk;     /* pk index from table_info, 0 when not part of the key */
 	int n;
 };
 
@@ -201,9 +203,12 @@ static void colset_release(struct colset *c)
 {
 	int i;
 
-	for (i = 0; i < c->n; i++)
+	for (i = 0; i < c->n; i++) {
 		free(c->v[i]);
+		free(c->type[i]);
+	}
 	free(c->v);
+	free(c->type);
 	free(c->pk);
 	memset(c, 0, sizeof(*c));
 }
@@ -223,18 +228,28 @@ static int table_columns(struct sqlite_dest *p, const char *table, struct colset
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if (sqlite3_prepare_v2(p->db, "SELECT name, pk FROM pragma_table_info(?1) ORDER BY cid", -1,
-	                       &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(p->db,
+	                       "SELECT name, pk, coalesce(type, '') FROM pragma_table_info(?1) "
+	                       "ORDER BY cid",
+	                       -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		char **v = realloc(out->v, sizeof(*v) * (size_t)(out->n + 1));
-		int *k = realloc(out->pk, sizeof(int) * (size_t)(out->n + 1));
+		char **t = v ? realloc(out->type, sizeof(*t) * (size_t)(out->n + 1)) : NULL;
+		int *k = t ? realloc(out->pk, sizeof(int) * (size_t)(out->n + 1)) : NULL;
 		if (v)
 			out->v = v;
+		if (t)
+			out->type = t;
 		if (k)
 			out->pk = k;
-		if (!v || !k || !(v[out->n] = strdup((const char *)sqlite3_column_text(st, 0)))) {
+		if (!k || !(v[out->n] = strdup((const char *)sqlite3_column_text(st, 0)))) {
+			sqlite3_finalize(st);
+			return -1;
+		}
+		if (!(t[out->n] = strdup((const char *)sqlite3_column_text(st, 2)))) {
+			free(v[out->n]);
 			sqlite3_finalize(st);
 			return -1;
 		}
@@ -369,21 +384,30 @@ fail:
 	return err->code;
 }
 
-static void stream_clear(struct sqlite_dest *p)
+/* Drops the statements and decode buffers of the stream's columns (evolve builds new ones). */
+static void columns_clear(struct sqlite_dest *p)
 {
 	int i;
 
 	sqlite3_finalize(p->ins);
 	sqlite3_finalize(p->upd);
-	sqlite3_finalize(p->state_put);
-	p->ins = p->upd = p->state_put = NULL;
+	p->ins = p->upd = NULL;
 	for (i = 0; i < p->ncols; i++)
 		ferry_buf_release(&p->fields[i]);
 	free(p->fields);
 	free(p->nulls);
+	free(p->bind);
 	p->fields = NULL;
 	p->nulls = NULL;
+	p->bind = NULL;
 	p->ncols = 0;
+}
+
+static void stream_clear(struct sqlite_dest *p)
+{
+	columns_clear(p);
+	sqlite3_finalize(p->state_put);
+	p->state_put = NULL;
 	free(p->cur);
 	free(p->table);
 	p->cur = p->table = NULL;
@@ -823,13 +847,37 @@ out:
 
 /* ---- statements ------------------------------------------------------- */
 
+/*
+ * How a column's COPY text is bound. Normally by the stream column's kind;
+ * when the table's column is wider than the stream's (text or jsonb from an
+ * earlier run, an integer this run) the value is converted to the table's
+ * type on the way in, as the PostgreSQL destination does.
+ */
+enum bind {
+	BIND_KIND,      /* by the stream column's kind */
+	BIND_TEXT,      /* the COPY text as it is: 42 into text or jsonb */
+	BIND_BOOL_TEXT, /* a boolean as true / false: into text, or jsonb's true / false */
+	BIND_JSON_TEXT, /* text as a JSON string into jsonb */
+};
+
+/* Parameter i+1 of a statement, converted for the table: "?3", or ?3 as a JSON string. */
+static void param(struct ferry_buf *b, const struct sqlite_dest *p, int i)
+{
+	if (p->bind && p->bind[i] == BIND_JSON_TEXT) /* json_quote(NULL) is 'null': keep NULL */
+		ferry_buf_addf(b, "CASE WHEN ?%d IS NULL THEN NULL ELSE json_quote(?%d) END", i + 1,
+		               i + 1);
+	else
+		ferry_buf_addf(b, "?%d", i + 1);
+}
+
 static int alloc_fields(struct sqlite_dest *p, int n)
 {
 	int i;
 
 	p->fields = calloc((size_t)n, sizeof(*p->fields));
 	p->nulls = calloc((size_t)n, sizeof(bool));
-	if (!p->fields || !p->nulls)
+	p->bind = calloc((size_t)n, sizeof(int));
+	if (!p->fields || !p->nulls || !p->bind)
 		return -1;
 	p->ncols = n;
 	for (i = 0; i < n; i++)
@@ -855,9 +903,12 @@ static int prepare_insert(struct ferry_dest *d, const struct ferry_stream *s, bo
 		ferry_buf_adds(&p->sql, ", ");
 	}
 	ferry_buf_adds(&p->sql, "\"" SYNCED_AT "\") VALUES (");
-	for (i = 0; i < s->ncols; i++)
-		if (!is_meta(s->cols[i].name))
-			ferry_buf_addf(&p->sql, "?%d, ", i + 1);
+	for (i = 0; i < s->ncols; i++) {
+		if (is_meta(s->cols[i].name))
+			continue;
+		param(&p->sql, p, i);
+		ferry_buf_adds(&p->sql, ", ");
+	}
 	ferry_buf_addf(&p->sql, "?%d", s->ncols + 1);
 	ferry_buf_addc(&p->sql, ')');
 	if (upsert)
@@ -898,7 +949,9 @@ static int prepare_update(struct ferry_dest *d, const struct ferry_stream *s, st
 		if (is_pk(s, i) || is_meta(s->cols[i].name))
 			continue;
 		ferry_sql_ident(&p->sql, s->cols[i].name);
-		ferry_buf_addf(&p->sql, " = ?%d, ", i + 1);
+		ferry_buf_adds(&p->sql, " = ");
+		param(&p->sql, p, i);
+		ferry_buf_adds(&p->sql, ", ");
 	}
 	if (p->has_deleted_at)
 		ferry_buf_adds(&p->sql, "\"" DELETED_AT "\" = NULL, ");
@@ -907,7 +960,8 @@ static int prepare_update(struct ferry_dest *d, const struct ferry_stream *s, st
 		if (i)
 			ferry_buf_adds(&p->sql, " AND ");
 		ferry_sql_ident(&p->sql, s->cols[s->pk[i]].name);
-		ferry_buf_addf(&p->sql, " = ?%d", s->pk[i] + 1);
+		ferry_buf_adds(&p->sql, " = ");
+		param(&p->sql, p, s->pk[i]);
 	}
 	ferry_buf_adds(&p->sql, " AND (");
 	sep = "";
@@ -916,7 +970,8 @@ static int prepare_update(struct ferry_dest *d, const struct ferry_stream *s, st
 			continue;
 		ferry_buf_adds(&p->sql, sep);
 		ferry_sql_ident(&p->sql, s->cols[i].name);
-		ferry_buf_addf(&p->sql, " IS NOT ?%d", i + 1);
+		ferry_buf_adds(&p->sql, " IS NOT ");
+		param(&p->sql, p, i);
 		sep = " OR ";
 	}
 	if (p->has_deleted_at)
@@ -925,6 +980,249 @@ static int prepare_update(struct ferry_dest *d, const struct ferry_stream *s, st
 	if (sqlite3_prepare_v2(p->db, p->sql.data, -1, &p->upd, NULL) != SQLITE_OK)
 		return db_err(d, err, "preparing the update", p->table);
 	return 0;
+}
+
+/* ---- schema evolution ------------------------------------------------- */
+
+/*
+ * API sources find new fields and wider types while they read (DESIGN.md §3).
+ * A new field is an ALTER TABLE ADD COLUMN. A wider type is harder: SQLite
+ * has no ALTER COLUMN, and keeping the old declared type is not an option,
+ * because affinity rewrites what arrives: text '007' in a BIGINT column is
+ * stored as the integer 7, '1.50' in a DOUBLE PRECISION column as 1.5. So
+ * the table is rebuilt with the wider declared type (rows copied, converted
+ * as PostgreSQL's USING clauses would: booleans become 'true' / 'false', text
+ * becomes a JSON string in jsonb). A table already wider than the stream
+ * (jsonb from an earlier run, text this run) keeps its type, and the values
+ * are converted as they are bound. Only the API types take part
+ * (ferry_pg_type_widen): a database source's columns are never retyped.
+ */
+
+/* A column to retype in rebuild_table: name, and the PostgreSQL types from and to. */
+struct retype {
+	const char *name;
+	char from[64];
+	const char *to;
+};
+
+static const char *decl_for(const char *pg_type)
+{
+	struct ferry_column c = {.pg_type = (char *)pg_type, .kind = ferry_kind_of_pg_type(pg_type)};
+
+	return decl_of(&c);
+}
+
+/* Column name copied from a table of type `from` into one of type `to` (SELECT list). */
+static void copy_expr(struct ferry_buf *b, const char *name, const char *from, const char *to)
+{
+	bool json = !strcmp(to, "jsonb");
+	enum ferry_kind k = ferry_kind_of_pg_type(from);
+
+	if (k == FERRY_K_BOOL && (json || !strcmp(to, "text"))) {
+		ferry_buf_adds(b, "CASE WHEN typeof(");
+		ferry_sql_ident(b, name);
+		ferry_buf_adds(b, ") = 'integer' THEN CASE ");
+		ferry_sql_ident(b, name);
+		ferry_buf_adds(b, " WHEN 0 THEN 'false' ELSE 'true' END ELSE ");
+		ferry_sql_ident(b, name);
+		ferry_buf_adds(b, " END");
+	} else if (json && (k == FERRY_K_TEXT || k == FERRY_K_TIMESTAMPTZ || k == FERRY_K_DATE)) {
+		ferry_buf_adds(b, "CASE typeof(");
+		ferry_sql_ident(b, name);
+		ferry_buf_adds(b, ") WHEN 'text' THEN json_quote(");
+		ferry_sql_ident(b, name);
+		ferry_buf_adds(b, ") ELSE ");
+		ferry_sql_ident(b, name);
+		ferry_buf_adds(b, " END");
+	} else {
+		ferry_sql_ident(b, name); /* the new column's affinity does the rest: 42 -> '42' */
+	}
+}
+
+/* Appends the SQL of table's indexes and triggers (and UNIQUE constraints as indexes) to l. */
+static int table_extras(struct sqlite_dest *p, const char *table, struct ferry_names *l)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(
+	        p->db,
+	        "SELECT sql FROM sqlite_master WHERE tbl_name = ?1 AND type IN ('index', 'trigger')"
+	        " AND sql IS NOT NULL "
+	        "UNION ALL SELECT 'CREATE UNIQUE INDEX \"' || replace(?1 || '__' || il.name, '\"',"
+	        " '\"\"') || '\" ON \"' || replace(?1, '\"', '\"\"') || '\" (' || (SELECT"
+	        " group_concat('\"' || replace(name, '\"', '\"\"') || '\"', ', ') FROM (SELECT name"
+	        " FROM pragma_index_info(il.name) ORDER BY seqno)) || ')'"
+	        " FROM pragma_index_list(?1) il WHERE il.origin = 'u'",
+	        -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *q = (const char *)sqlite3_column_text(st, 0);
+		if (ferry_names_push(l, q, strlen(q))) {
+			sqlite3_finalize(st);
+			return -1;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * Rebuilds table with the columns of rt retyped, in a savepoint: a new table
+ * with the same columns, NOT NULLs, defaults and primary key, the rows copied
+ * and converted, the old table dropped and the new one renamed in its place,
+ * then its indexes and triggers created again. Views refer to the table by
+ * name and find the new one (legacy_alter_table is on).
+ */
+static int rebuild_table(struct ferry_dest *d, const char *table, const struct retype *rt, int nrt,
+                         struct ferry_err *err)
+{
+	struct sqlite_dest *p = d->priv;
+	struct ferry_buf create = FERRY_BUF_INIT, names = FERRY_BUF_INIT, exprs = FERRY_BUF_INIT,
+	                 key = FERRY_BUF_INIT, tmp = FERRY_BUF_INIT;
+	struct ferry_names extras = FERRY_NAMES_INIT;
+	sqlite3_stmt *st = NULL;
+	int rc = 0, i, step;
+
+	ferry_buf_addf(&tmp, "%s__ferry_rebuild", table);
+	if (table_extras(p, table, &extras) ||
+	    sqlite3_prepare_v2(p->db,
+	                       "SELECT name, coalesce(type, ''), \"notnull\", dflt_value FROM "
+	                       "pragma_table_info(?1) ORDER BY cid",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		rc = db_err(d, err, "reading the columns", table);
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		const char *decl = (const char *)sqlite3_column_text(st, 1);
+		const struct retype *r = NULL;
+		for (i = 0; i < nrt && !r; i++)
+			r = strcmp(rt[i].name, name) ? NULL : &rt[i];
+		if (names.len) {
+			ferry_buf_adds(&create, ", ");
+			ferry_buf_adds(&names, ", ");
+			ferry_buf_adds(&exprs, ", ");
+		}
+		ferry_sql_ident(&create, name);
+		ferry_buf_addc(&create, ' ');
+		ferry_sql_ident(&create, r ? decl_for(r->to) : decl);
+		if (sqlite3_column_int(st, 2))
+			ferry_buf_adds(&create, " NOT NULL");
+		if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+			ferry_buf_addf(&create, " DEFAULT (%s)", sqlite3_column_text(st, 3));
+		ferry_sql_ident(&names, name);
+		if (r)
+			copy_expr(&exprs, name, r->from, r->to);
+		else
+			ferry_sql_ident(&exprs, name);
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (step != SQLITE_DONE) {
+		rc = db_err(d, err, "reading the columns", table);
+		goto out;
+	}
+	/* the primary key, in key order */
+	if (sqlite3_prepare_v2(p->db,
+	                       "SELECT name FROM pragma_table_info(?1) WHERE pk > 0 ORDER BY pk", -1,
+	                       &st, NULL) != SQLITE_OK) {
+		rc = db_err(d, err, "reading the key", table);
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		ferry_buf_adds(&key, key.len ? ", " : "");
+		ferry_sql_ident(&key, (const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+
+	ferry_buf_reset(&p->sql);
+	ferry_buf_adds(&p->sql, "SAVEPOINT ferry_rebuild; DROP TABLE IF EXISTS ");
+	ferry_sql_ident(&p->sql, tmp.data);
+	ferry_buf_adds(&p->sql, "; CREATE TABLE ");
+	ferry_sql_ident(&p->sql, tmp.data);
+	ferry_buf_addf(&p->sql, " (%s", create.data);
+	if (key.len)
+		ferry_buf_addf(&p->sql, ", PRIMARY KEY (%s)", key.data);
+	ferry_buf_adds(&p->sql, "); INSERT INTO ");
+	ferry_sql_ident(&p->sql, tmp.data);
+	ferry_buf_addf(&p->sql, " (%s) SELECT %s FROM ", names.data, exprs.data);
+	ferry_sql_ident(&p->sql, table);
+	ferry_buf_adds(&p->sql, "; DROP TABLE ");
+	ferry_sql_ident(&p->sql, table);
+	ferry_buf_adds(&p->sql, "; ALTER TABLE ");
+	ferry_sql_ident(&p->sql, tmp.data);
+	ferry_buf_adds(&p->sql, " RENAME TO ");
+	ferry_sql_ident(&p->sql, table);
+	for (i = 0; i < extras.n; i++)
+		ferry_buf_addf(&p->sql, "; %s", extras.v[i]);
+	ferry_buf_adds(&p->sql, "; RELEASE ferry_rebuild");
+	if (sqlite3_exec(p->db, p->sql.data, NULL, NULL, NULL) != SQLITE_OK) {
+		rc = db_err(d, err, "widening the columns", table);
+		sqlite3_exec(p->db, "ROLLBACK TO ferry_rebuild; RELEASE ferry_rebuild", NULL, NULL,
+		             NULL);
+	}
+out:
+	sqlite3_finalize(st);
+	ferry_names_release(&extras);
+	ferry_buf_release(&create);
+	ferry_buf_release(&names);
+	ferry_buf_release(&exprs);
+	ferry_buf_release(&key);
+	ferry_buf_release(&tmp);
+	return rc;
+}
+
+/* How values of stream column c are bound into a column of type conv (see enum bind). */
+static int bind_for(const struct ferry_column *c, const char *conv)
+{
+	if (!conv || !strcmp(conv, "double precision"))
+		return BIND_KIND; /* an integer into REAL affinity: 3 -> 3.0 */
+	if (c->kind == FERRY_K_BOOL)
+		return BIND_BOOL_TEXT;
+	if (!strcmp(conv, "jsonb") && c->kind != FERRY_K_INT && c->kind != FERRY_K_FLOAT)
+		return BIND_JSON_TEXT;
+	return BIND_TEXT;
+}
+
+/*
+ * Makes p->table (whose columns are have) take stream s: retypes narrower
+ * columns (rebuild_table) and sets how each column's values are bound.
+ * p->bind must hold s->ncols entries.
+ */
+static int fit_table(struct ferry_dest *d, const struct ferry_stream *s, const struct colset *have,
+                     struct ferry_err *err)
+{
+	struct sqlite_dest *p = d->priv;
+	struct retype *rt = calloc((size_t)s->ncols + 1, sizeof(*rt));
+	int i, j, nrt = 0, rc = 0;
+
+	if (!rt)
+		return oom(err);
+	for (i = 0; i < s->ncols; i++) {
+		const char *to, *conv;
+		char lt[64];
+
+		p->bind[i] = BIND_KIND;
+		if ((j = colset_find(have, s->cols[i].name)) < 0 || !*have->type[j])
+			continue;
+		ferry_pg_type_of_sqlite_decl(have->type[j], lt, sizeof(lt));
+		ferry_pg_type_fit(lt, s->cols[i].pg_type, &to, &conv);
+		p->bind[i] = bind_for(&s->cols[i], conv);
+		if (to) {
+			rt[nrt].name = s->cols[i].name;
+			snprintf(rt[nrt].from, sizeof(rt[nrt].from), "%s", lt);
+			rt[nrt++].to = to;
+		}
+	}
+	if (nrt)
+		rc = rebuild_table(d, p->table, rt, nrt, err);
+	free(rt);
+	return rc;
 }
 
 static int stream_setup(struct ferry_dest *d, const struct ferry_write_opts *o,
@@ -1003,6 +1301,9 @@ static int dest_stream_begin(struct ferry_dest *d, const struct ferry_write_opts
 			goto fail;
 		}
 		p->has_deleted_at = colset_find(&have, DELETED_AT) >= 0;
+		/* an earlier run may have widened a column, or this one widens it */
+		if ((rc = fit_table(d, s, &have, err)))
+			goto fail;
 	}
 	if ((rc = prepare_insert(d, s, true, err)) || (rc = prepare_update(d, s, err)))
 		goto fail;
@@ -1105,6 +1406,18 @@ static int bind_field(struct ferry_dest *d, sqlite3_stmt *st, const struct ferry
 		return sqlite3_bind_null(st, col + 1) == SQLITE_OK
 		           ? 0
 		           : db_err(d, err, "binding", p->table);
+	switch (p->bind[col]) {
+	case BIND_TEXT:
+	case BIND_JSON_TEXT:
+		sqlite3_bind_text(st, col + 1, f->data, (int)f->len, SQLITE_STATIC);
+		return 0;
+	case BIND_BOOL_TEXT:
+		if ((b = parse_bool(f->data)) < 0)
+			return bad_field(d, s, col, row, "a boolean (t, true, 1, f, false, 0)",
+			                 err);
+		sqlite3_bind_text(st, col + 1, b ? "true" : "false", -1, SQLITE_STATIC);
+		return 0;
+	}
 	switch (s->cols[col].kind) {
 	case FERRY_K_INT: {
 		long long v;
@@ -1300,6 +1613,61 @@ static int dest_stream_end(struct ferry_dest *d, const struct ferry_write_opts *
 	stream_clear(p);
 	if (rc)
 		rollback(p);
+	return rc;
+}
+
+/*
+ * The stream grew (want: s's columns, some wider, and new ones after them):
+ * the table being written (staging or live) gets the new columns and wider
+ * types, in one transaction between two batches, and the statements are
+ * prepared again for want's columns.
+ */
+static int dest_evolve(struct ferry_dest *d, const struct ferry_write_opts *o,
+                       const struct ferry_stream *s, const struct ferry_stream *shape,
+                       struct ferry_err *err)
+{
+	struct sqlite_dest *p = d->priv;
+	struct ferry_stream named = *shape; /* the source's shape, with the stream's name and key */
+	const struct ferry_stream *want = &named;
+	struct colset have = {0};
+	int i, rc;
+
+	named.name = s->name;
+	named.dest_table = s->dest_table;
+	named.pk = s->pk;
+	named.npk = s->npk;
+
+	if (!p->cur || strcmp(p->cur, s->name) || p->ncols != s->ncols)
+		return ferry_err_set(err, FERRY_EINTERNAL,
+		                     "evolve() of stream \"%s\" without stream_begin()", s->name);
+	for (i = 0; i < s->ncols; i++)
+		if (ferry_stream_column(want, s->cols[i].name) < 0)
+			return ferry_err_set(err, FERRY_EINTERNAL,
+			                     "stream \"%s\" lost column \"%s\" while it was read: "
+			                     "cannot write it to destination \"%s\"",
+			                     s->name, s->cols[i].name, d->name);
+	columns_clear(p);
+	if (alloc_fields(p, want->ncols))
+		return oom(err);
+	if ((rc = exec_sql(d, "BEGIN IMMEDIATE", "starting a transaction", p->table, err)))
+		return rc;
+	if (table_columns(p, p->table, &have)) {
+		rc = db_err(d, err, "reading the columns", p->table);
+		goto fail;
+	}
+	if ((rc = add_missing_columns(d, p->table, &have, want, false, err)) ||
+	    (rc = fit_table(d, want, &have, err)) ||
+	    (rc = exec_sql(d, "COMMIT", "adding columns", p->table, err)))
+		goto fail;
+	colset_release(&have);
+	if (o->mode == FERRY_MODE_FULL)
+		return prepare_insert(d, want, false, err);
+	if ((rc = prepare_insert(d, want, true, err)) || (rc = prepare_update(d, want, err)))
+		return rc;
+	return 0;
+fail:
+	colset_release(&have);
+	rollback(p);
 	return rc;
 }
 
@@ -1564,6 +1932,7 @@ const struct ferry_dest_ops ferry_dest_sqlite = {
     .table_exists = dest_table_exists,
     .stream_begin = dest_stream_begin,
     .write = dest_write,
+    .evolve = dest_evolve,
     .stream_end = dest_stream_end,
     .commit_full = dest_commit_full,
     .abort = dest_abort,

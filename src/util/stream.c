@@ -383,3 +383,21 @@ bool ferry_pg_type_wider(const char *a, const char *b)
 
 	return w && api_type(w) == api_type(a) && api_type(a) != api_type(b);
 }
+
+void ferry_pg_type_fit(const char *have, const char *incoming, const char **widen_to,
+		       const char **convert_to)
+{
+	const char *w = ferry_pg_type_widen(have, incoming);
+
+	*widen_to = *convert_to = NULL;
+	if (!w || !strcmp(have, incoming))
+		return;
+	if (ferry_pg_type_wider(have, incoming)) {
+		*convert_to = have;
+	} else if (ferry_pg_type_wider(incoming, have)) {
+		*widen_to = incoming;
+	} else if (ferry_pg_type_wider(w, have) && ferry_pg_type_wider(w, incoming)) {
+		*widen_to = w;
+		*convert_to = w;
+	}
+}

@@ -442,6 +442,190 @@ static void clear_errors(void **state)
 	assert_non_null(strstr(r.err.msg, "expected sqlite:///path/to/file.db"));
 }
 
+/* ---- schema evolution: the destination driven directly, as an API source's rows arrive ---- */
+
+/*
+ * A stream from "name:type,name:type"; the first column is the key. dest:
+ * the destination table the engine picked, NULL for a source's shape (the
+ * columns a batch carries, which evolve gets).
+ */
+static void api_stream(struct ferry_stream *s, const char *name, const char *dest, const char *cols)
+{
+	char buf[256], *save = NULL;
+
+	memset(s, 0, sizeof(*s));
+	s->cursor = -1;
+	s->estimate = -1;
+	s->name = strdup(name);
+	s->dest_table = dest ? strdup(dest) : NULL;
+	snprintf(buf, sizeof(buf), "%s", cols);
+	for (char *c = strtok_r(buf, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(c, ':');
+		*colon = '\0';
+		assert_int_equal(ferry_stream_add_column(s, c, colon + 1, false), 0);
+	}
+	s->pk = malloc(sizeof(int));
+	s->pk[0] = 0;
+	s->npk = 1;
+}
+
+/* Writes COPY text rows (one per line) as one batch. */
+static int put_rows(struct ferry_dest *d, const struct ferry_write_opts *o,
+                    const struct ferry_stream *s, const char *rows, struct ferry_counts *c,
+                    struct ferry_err *err)
+{
+	struct ferry_batch b;
+	int rc;
+
+	ferry_batch_init(&b, 1 << 20);
+	ferry_buf_adds(&b.data, rows);
+	for (const char *p = rows; *p; p++)
+		b.nrows += *p == '\n';
+	rc = d->ops->write(d, o, s, &b, NULL, c, err);
+	ferry_batch_release(&b);
+	return rc;
+}
+
+/* The declared type of a column, "" when missing. */
+static const char *decl(const char *path, const char *table, const char *col)
+{
+	char q[256];
+
+	snprintf(q, sizeof(q), "SELECT type FROM pragma_table_info('%s') WHERE name = '%s'", table,
+	         col);
+	return sql1(path, q);
+}
+
+/*
+ * Full: a new field on a later page adds a column, a field that held integers
+ * and now holds text becomes text, booleans become jsonb: the rows loaded before
+ * keep their values (converted), the rows after arrive exactly.
+ */
+static void evolve_full_mid_stream(void **state)
+{
+	struct fixture *f = *state;
+	struct ferry_dest d = {.ops = &ferry_dest_sqlite, .name = "dst", .url = f->url};
+	struct ferry_write_opts o = {.mode = FERRY_MODE_FULL, .state_key = "s1", .run_unix = 1000};
+	struct ferry_stream s, shape, want;
+	struct ferry_counts c = {0};
+	struct ferry_err err = {0};
+
+	api_stream(&s, "events", "events", "id:text,n:bigint,flag:boolean,score:bigint");
+	api_stream(&shape, "events", NULL,
+	           "id:text,n:text,flag:jsonb,score:double precision,meta:jsonb,city:text");
+	api_stream(&want, "events", "events",
+	           "id:text,n:text,flag:jsonb,score:double precision,meta:jsonb,city:text");
+	assert_int_equal(d.ops->open(&d, &err), 0);
+	assert_int_equal(d.ops->prepare(&d, &o, &s, 1, &err), 0);
+	assert_int_equal(d.ops->stream_begin(&d, &o, &s, &err), 0);
+	assert_int_equal(put_rows(&d, &o, &s, "e1\t5\tt\t3\ne2\t\\N\tf\t4\n", &c, &err), 0);
+	assert_int_equal(d.ops->evolve(&d, &o, &s, &shape, &err), 0);
+	assert_int_equal(put_rows(&d, &o, &want,
+	                          "e3\t007\t{\"x\": [1]}\t2.5\t{\"a\": 1}\tParis\n"
+	                          "e4\t12345678901234567890\ttrue\t1.50\t\\N\t\\N\n",
+	                          &c, &err),
+	                 0);
+	assert_int_equal(d.ops->stream_end(&d, &o, &want, &err), 0);
+	assert_int_equal(d.ops->commit_full(&d, &o, &want, 1, NULL, &c, &err), 0);
+	d.ops->close(&d);
+	assert_int_equal(c.inserted, 4);
+
+	assert_string_equal(decl(f->dst, "events", "n"), "TEXT");
+	assert_string_equal(decl(f->dst, "events", "flag"), "JSONB TEXT");
+	assert_string_equal(decl(f->dst, "events", "score"), "DOUBLE PRECISION");
+	assert_string_equal(decl(f->dst, "events", "city"), "TEXT");
+	/* text stays text: no affinity turning '007' into 7 */
+	assert_string_equal(sql1(f->dst, "SELECT group_concat(typeof(n) || ':' || quote(n), ' ') "
+	                                 "FROM (SELECT n FROM events ORDER BY id)"),
+	                    "text:'5' null:NULL text:'007' text:'12345678901234567890'");
+	assert_string_equal(sql1(f->dst, "SELECT group_concat(flag, ' ') FROM "
+	                                 "(SELECT flag FROM events ORDER BY id)"),
+	                    "true false {\"x\": [1]} true");
+	assert_string_equal(sql1(f->dst, "SELECT group_concat(typeof(score) || ':' || score, ' ') "
+	                                 "FROM (SELECT score FROM events ORDER BY id)"),
+	                    "real:3.0 real:4.0 real:2.5 real:1.5");
+	assert_string_equal(sql1(f->dst, "SELECT group_concat(id || '=' || quote(meta) || '/' || "
+	                                 "quote(city), ' ') FROM (SELECT * FROM events ORDER BY id)"),
+	                    "e1=NULL/NULL e2=NULL/NULL e3='{\"a\": 1}'/'Paris' e4=NULL/NULL");
+	/* the key survived the rebuild */
+	assert_string_equal(sql1(f->dst, "SELECT pk FROM pragma_table_info('events') "
+	                                 "WHERE name = 'id'"),
+	                    "1");
+	ferry_stream_release(&s);
+	ferry_stream_release(&shape);
+	ferry_stream_release(&want);
+}
+
+/*
+ * Incremental: columns added and widened on the live table mid-stream; a
+ * later run that infers narrower types than the table has keeps the table's
+ * (jsonb stays jsonb, the text arrives as a JSON string) and widens where
+ * this run is wider.
+ */
+static void evolve_incremental_and_next_run(void **state)
+{
+	struct fixture *f = *state;
+	struct ferry_dest d = {.ops = &ferry_dest_sqlite, .name = "dst", .url = f->url};
+	struct ferry_write_opts o = {.mode = FERRY_MODE_INCREMENTAL, .state_key = "s1",
+	                             .run_unix = 1000};
+	struct ferry_stream s, shape, want, next;
+	struct ferry_counts c = {0};
+	struct ferry_err err = {0};
+
+	sql(f->dst, "CREATE TABLE audit (at TEXT)");
+	api_stream(&s, "leads", "leads", "id:bigint,score:bigint,tags:jsonb,active:boolean");
+	api_stream(&shape, "leads", NULL,
+	           "id:bigint,score:double precision,tags:jsonb,active:boolean,city:text");
+	api_stream(&want, "leads", "leads",
+	           "id:bigint,score:double precision,tags:jsonb,active:boolean,city:text");
+	assert_int_equal(d.ops->open(&d, &err), 0);
+	assert_int_equal(d.ops->prepare(&d, &o, &s, 1, &err), 0);
+	assert_int_equal(d.ops->stream_begin(&d, &o, &s, &err), 0);
+	/* a trigger of the user's on the live table survives the rebuild */
+	sql(f->dst, "CREATE TRIGGER leads_audit AFTER INSERT ON leads BEGIN "
+	            "INSERT INTO audit VALUES (new.id); END");
+	assert_int_equal(put_rows(&d, &o, &s, "1\t5\t[\"red\"]\tt\n2\t6\t\\N\tf\n", &c, &err), 0);
+	assert_int_equal(d.ops->evolve(&d, &o, &s, &shape, &err), 0);
+	assert_int_equal(put_rows(&d, &o, &want, "1\t5\t[\"red\"]\tt\t\\N\n3\t2.5\t{}\tf\tParis\n",
+	                          &c, &err),
+	                 0);
+	assert_int_equal(d.ops->stream_end(&d, &o, &want, &err), 0);
+	d.ops->close(&d);
+	assert_int_equal(c.inserted, 3);
+	assert_int_equal(c.unchanged, 1);
+	assert_string_equal(decl(f->dst, "leads", "score"), "DOUBLE PRECISION");
+	assert_string_equal(sql1(f->dst, "SELECT group_concat(typeof(score) || ':' || score || '/' "
+	                                 "|| quote(city), ' ') FROM (SELECT * FROM leads ORDER BY id)"),
+	                    "real:5.0/NULL real:6.0/NULL real:2.5/'Paris'");
+	assert_string_equal(sql1(f->dst, "SELECT count(*) FROM audit"), "3");
+
+	/* the next run infers text for tags and bigint for active: tags stays jsonb, active
+	 * (boolean and bigint) becomes text */
+	api_stream(&next, "leads", "leads", "id:bigint,score:bigint,tags:text,active:bigint,city:text");
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(d.ops->open(&d, &err), 0);
+	assert_int_equal(d.ops->stream_begin(&d, &o, &next, &err), 0);
+	assert_int_equal(put_rows(&d, &o, &next, "1\t5\tred\t7\t\\N\n2\t6\t\\N\t\\N\t\\N\n4\t8\tsay \"hi\"\t1\tRome\n",
+	                          &c, &err),
+	                 0);
+	assert_int_equal(d.ops->stream_end(&d, &o, &next, &err), 0);
+	d.ops->close(&d);
+	assert_int_equal(c.inserted, 1);
+	assert_int_equal(c.updated, 2);
+	assert_string_equal(decl(f->dst, "leads", "tags"), "JSONB TEXT");
+	assert_string_equal(decl(f->dst, "leads", "active"), "TEXT");
+	assert_string_equal(decl(f->dst, "leads", "score"), "DOUBLE PRECISION");
+	assert_string_equal(sql1(f->dst, "SELECT group_concat(id || ':' || quote(tags) || ':' || "
+	                                 "quote(active), ' ') FROM (SELECT * FROM leads ORDER BY id)"),
+	                    "1:'\"red\"':'7' 2:NULL:NULL 3:'{}':'false' 4:'\"say \\\"hi\\\"\"':'1'");
+	assert_string_equal(sql1(f->dst, "SELECT group_concat(typeof(score), ' ') FROM leads"),
+	                    "real real real real");
+	ferry_stream_release(&s);
+	ferry_stream_release(&shape);
+	ferry_stream_release(&want);
+	ferry_stream_release(&next);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -455,6 +639,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(source_refuses_values_postgres_would_reject, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(clear_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(evolve_full_mid_stream, setup, teardown),
+	    cmocka_unit_test_setup_teardown(evolve_incremental_and_next_run, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

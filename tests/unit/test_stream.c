@@ -266,6 +266,76 @@ static void ident_fit_truncates_long_names(void **state)
 	assert_string_not_equal(out, out2);
 }
 
+/* API type widening (DESIGN.md §3): bigint -> double -> text; anything -> jsonb; others untouched. */
+static void api_types_widen(void **state)
+{
+	static const struct {
+		const char *a, *b, *want; /* want NULL: leave the column alone */
+	} cases[] = {
+	    {"bigint", "bigint", "bigint"},
+	    {"bigint", "double precision", "double precision"},
+	    {"double precision", "bigint", "double precision"},
+	    {"bigint", "text", "text"},
+	    {"double precision", "text", "text"},
+	    {"boolean", "bigint", "text"},
+	    {"timestamp with time zone", "text", "text"},
+	    {"timestamp with time zone", "date", "text"},
+	    {"timestamp with time zone", "bigint", "text"},
+	    {"text", "jsonb", "jsonb"},
+	    {"jsonb", "bigint", "jsonb"},
+	    {"boolean", "jsonb", "jsonb"},
+	    {"timestamptz", "timestamp with time zone", "timestamptz"},
+	    {"integer", "bigint", NULL},
+	    {"numeric(12,2)", "text", NULL},
+	    {"text", "integer[]", NULL},
+	    {"json", "jsonb", NULL},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		const char *got = ferry_pg_type_widen(cases[i].a, cases[i].b);
+		if (cases[i].want ? !got || strcmp(got, cases[i].want) : got != NULL)
+			fail_msg("widen(%s, %s) = %s, want %s", cases[i].a, cases[i].b,
+			         got ? got : "NULL", cases[i].want ? cases[i].want : "NULL");
+	}
+	assert_true(ferry_pg_type_wider("double precision", "bigint"));
+	assert_true(ferry_pg_type_wider("jsonb", "text"));
+	assert_true(ferry_pg_type_wider("text", "boolean"));
+	assert_false(ferry_pg_type_wider("bigint", "double precision"));
+	assert_false(ferry_pg_type_wider("text", "text"));
+	assert_false(ferry_pg_type_wider("timestamptz", "timestamp with time zone"));
+	assert_false(ferry_pg_type_wider("boolean", "bigint")); /* both become text */
+	assert_false(ferry_pg_type_wider("text", "integer"));
+}
+
+/* A table column meets a stream's type: widen the column, convert the values, or both. */
+static void api_types_fit(void **state)
+{
+	static const struct {
+		const char *have, *incoming, *widen_to, *convert_to;
+	} cases[] = {
+	    {"bigint", "bigint", NULL, NULL},
+	    {"bigint", "double precision", "double precision", NULL},
+	    {"jsonb", "text", NULL, "jsonb"},          /* an earlier run's jsonb stays */
+	    {"double precision", "bigint", NULL, "double precision"},
+	    {"text", "jsonb", "jsonb", NULL},
+	    {"boolean", "bigint", "text", "text"},
+	    {"timestamp with time zone", "timestamptz", NULL, NULL},
+	    {"integer", "bigint", NULL, NULL},         /* a database source's types: untouched */
+	    {"numeric(12,2)", "text", NULL, NULL},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		const char *to = "x", *conv = "x";
+		ferry_pg_type_fit(cases[i].have, cases[i].incoming, &to, &conv);
+		if ((cases[i].widen_to ? !to || strcmp(to, cases[i].widen_to) : to != NULL) ||
+		    (cases[i].convert_to ? !conv || strcmp(conv, cases[i].convert_to) : conv != NULL))
+			fail_msg("fit(%s, %s) = %s, %s", cases[i].have, cases[i].incoming,
+			         to ? to : "NULL", conv ? conv : "NULL");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +345,8 @@ int main(void)
 	    cmocka_unit_test(sqlite_keeps_values_exactly),
 	    cmocka_unit_test(stream_copy_and_lookup),
 	    cmocka_unit_test(ident_fit_truncates_long_names),
+	    cmocka_unit_test(api_types_widen),
+	    cmocka_unit_test(api_types_fit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
