@@ -424,9 +424,10 @@ static int get_ll(struct parser *p, const char *what, yaml_node_t *v, long long 
 	char *end;
 	long long x;
 
-	if (v->type != YAML_SCALAR_NODE || is_null(v))
-		return fail(p, v, "expected a number for %s, not %s", what,
-			    v->type == YAML_SCALAR_NODE ? "nothing" : node_kind(v));
+	if (v->type != YAML_SCALAR_NODE)
+		return fail(p, v, "expected a number for %s, not %s", what, node_kind(v));
+	if (is_null(v))
+		return fail(p, v, "expected a number for %s, found nothing", what);
 	s = scalar(v);
 	d = s + (*s == '-' || *s == '+');
 	if (!*d || strspn(d, "0123456789") != strlen(d))
@@ -976,9 +977,21 @@ static bool valid_name(const char *s)
 	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
 }
 
+/* Whether s holds a {parent.FIELD} reference ({{parent.x}} is literal text). */
 static bool mentions_parent(const char *s)
 {
-	return s && strstr(s, "{parent.");
+	const char *ref = NULL;
+	size_t n = 0;
+	enum piece pc;
+	char lit;
+
+	while (s && (pc = next_piece(&s, &lit, &ref, &n)) != P_END) {
+		if (pc == P_BAD_OPEN || pc == P_BAD_CLOSE)
+			return false;
+		if (pc == P_REF && is_parent_ref(ref, n))
+			return true;
+	}
+	return false;
 }
 
 /* What the pagination type needs; checked after the merge with defaults. */
@@ -1368,8 +1381,8 @@ static int on_rps(struct parser *p, void *obj, yaml_node_t *v)
 		return fail(p, v, "expected a number for \"requests_per_second\", got \"%s\"", scalar(v));
 	if (d < 0)
 		return fail(p, v, "\"requests_per_second\" must not be negative (got %s)", scalar(v));
-	if (d > 1000000)
-		return fail(p, v, "\"requests_per_second\" is too large: %s (at most 1000000)", scalar(v));
+	if (d > 100000)
+		return fail(p, v, "\"requests_per_second\" is too large: %s (at most 100000)", scalar(v));
 	m->rps = d;
 	return 0;
 }
@@ -1409,7 +1422,7 @@ static int on_max_bytes(struct parser *p, void *obj, yaml_node_t *v)
 		const char *suffix;
 		long long mult;
 	} units[] = {{"", 1}, {"B", 1}, {"KB", 1LL << 10}, {"MB", 1LL << 20}, {"GB", 1LL << 30}};
-	const long long max = 1LL << 40;
+	const long long max = 1LL << 34;  /* the max_response_bytes setting's limit too */
 	struct mf_manifest *m = obj;
 	const char *s, *u;
 	long long x = 0;
@@ -1428,7 +1441,7 @@ static int on_max_bytes(struct parser *p, void *obj, yaml_node_t *v)
 	if (u == s)
 		return fail(p, v, "expected a size for \"max_response_bytes\" (bytes, or with KB, MB or GB: 64MB), got \"%s\"", s);
 	if (isdigit((unsigned char)*u))
-		return fail(p, v, "\"max_response_bytes\" is too large: %s (at most 1024GB)", s);
+		return fail(p, v, "\"max_response_bytes\" is too large: %s (at most 16GB)", s);
 	while (*u == ' ')
 		u++;
 	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
@@ -1437,8 +1450,8 @@ static int on_max_bytes(struct parser *p, void *obj, yaml_node_t *v)
 	if (i == sizeof(units) / sizeof(units[0]))
 		return fail(p, v, "expected a size for \"max_response_bytes\" (bytes, or with KB, MB or GB: 64MB), got \"%s\"", s);
 	if (x > max / units[i].mult)
-		return fail(p, v, "\"max_response_bytes\" is too large: %s (at most 1024GB)", s);
-	if (x < 1024 && x * units[i].mult < 1024)
+		return fail(p, v, "\"max_response_bytes\" is too large: %s (at most 16GB)", s);
+	if (x * units[i].mult < 1024)
 		return fail(p, v, "\"max_response_bytes\" must be at least 1KB (got %s)", s);
 	m->max_response_bytes = x * units[i].mult;
 	return 0;
@@ -1467,9 +1480,9 @@ static const struct key top_keys[] = {
 	KCALL("headers", on_headers),
 	KCALL("rate_limit", on_rate_limit),
 	KCALL("retry", on_retry),
-	KLL(struct mf_manifest, "timeout_ms", timeout_ms, 1, 86400000),
+	KLL(struct mf_manifest, "timeout_ms", timeout_ms, 1, 3600000),
 	KCALL("max_response_bytes", on_max_bytes),
-	KINT(struct mf_manifest, "concurrency", concurrency, 1, 64),
+	KINT(struct mf_manifest, "concurrency", concurrency, 1, 16),
 	KCALL("defaults", on_defaults),
 	KCALL("streams", on_streams),
 };
