@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config libpq-dev libsqlite3-dev libsodium-dev
-	libjansson-dev libyaml-dev libcurl4-openssl-dev libcmocka-dev libmicrohttpd-dev
+	libjansson-dev libyaml-dev libyajl-dev libcurl4-openssl-dev libcmocka-dev libmicrohttpd-dev
 	postgresql postgresql-contrib sqlite3 jq binutils iproute2 procps curl
 	nodejs default-jre-headless)
 # nodejs + default-jre-headless: the API test peers (tests/peers: json-server,

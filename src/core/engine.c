@@ -202,7 +202,7 @@ static int pick_streams(struct ferry_source *src, const struct ferry_sync_opts *
 			for (j = 0; j < n; j++)
 				names[j] = all->v[j].name;
 			best = ferry_closest(want, names, n);
-			return ferry_err_set(err, FERRY_ENOTFOUND,
+			return ferry_err_set(err, FERRY_EUSAGE,
 					     "stream \"%s\" not found in source \"%s\"%s%s%s (it has: %s)",
 					     want, src->name, best ? ": did you mean \"" : "",
 					     best ? best : "", best ? "\"?" : "", avail);

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <time.h>
 #include "ferry/copytext.h"
 #include "source/apirow.h"
+#include "util/jtape.h"
 
 const char *ar_pg_type(enum ar_type t)
 {
@@ -120,68 +122,86 @@ void ar_format_time(long long us, char out[40])
 
 /* ---- values -------------------------------------------------------------- */
 
-/* The shortest decimal that reads back as the same double. */
-static void put_double(struct ferry_buf *out, double d)
+void apirow_json(const struct ar_val *v, struct ferry_buf *out)
 {
-	char tmp[40];
+	static const char hex[] = "0123456789abcdef";
+	size_t i, run = 0;
 
-	snprintf(tmp, sizeof(tmp), "%.15g", d);
-	if (strtod(tmp, NULL) != d)
-		snprintf(tmp, sizeof(tmp), "%.17g", d);
-	ferry_buf_adds(out, tmp);
-}
-
-static int dump_cb(const char *buf, size_t size, void *data)
-{
-	return ferry_buf_add(data, buf, size) ? -1 : 0;
-}
-
-static void put_json(struct ferry_buf *out, const json_t *v)
-{
-	json_dump_callback(v, dump_cb, out, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+	switch (v->type) {
+	case JT_NULL: ferry_buf_adds(out, "null"); return;
+	case JT_TRUE: ferry_buf_adds(out, "true"); return;
+	case JT_FALSE: ferry_buf_adds(out, "false"); return;
+	case JT_STRING:
+	case JT_KEY: break;
+	default: ferry_buf_add(out, v->s, v->len); return;
+	}
+	ferry_buf_addc(out, '"');
+	for (i = 0; i < v->len; i++) {
+		unsigned char c = (unsigned char)v->s[i];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		ferry_buf_add(out, v->s + run, i - run);
+		run = i + 1;
+		if (c == '"' || c == '\\') {
+			char e[2] = {'\\', (char)c};
+			ferry_buf_add(out, e, 2);
+		} else {
+			char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+			ferry_buf_add(out, e, 6);
+		}
+	}
+	ferry_buf_add(out, v->s + run, i - run);
+	ferry_buf_addc(out, '"');
 }
 
 /* A number given as a JSON number or a numeric string; false otherwise. */
-static bool number_of(const json_t *v, double *d)
+static bool number_of(const struct ar_val *v, double *d)
 {
 	char *end;
 
-	if (json_is_number(v)) {
-		*d = json_number_value(v);
-		return true;
-	}
-	if (!json_is_string(v) || !*json_string_value(v))
+	if ((v->type != JT_INT && v->type != JT_REAL && v->type != JT_STRING) || !v->len)
 		return false;
-	*d = strtod(json_string_value(v), &end);
-	return !*end && isfinite(*d);
+	*d = strtod(v->s, &end);
+	return end == v->s + v->len && isfinite(*d);
 }
 
-bool apirow_cell(enum ar_type t, enum mf_type decl, const json_t *v, struct ferry_buf *out)
+/* An integer that fits bigint. */
+static bool fits_bigint(const struct ar_val *v)
+{
+	char *end;
+
+	if (v->type != JT_INT)
+		return false;
+	if (v->len < 18)
+		return true;
+	errno = 0;
+	(void)strtoll(v->s, &end, 10);
+	return !errno && end == v->s + v->len;
+}
+
+bool apirow_cell(enum ar_type t, enum mf_type decl, const struct ar_val *v, struct ferry_buf *out)
 {
 	char tb[40];
 	double d;
 	long long us;
 
-	if (!v || json_is_null(v))
+	if (!v || v->type == JT_NULL)
 		return false;
 	switch (t) {
 	case AR_BIGINT:
-		if (!json_is_integer(v))
+		if (!fits_bigint(v))
 			return false;
-		ferry_buf_addf(out, "%lld", (long long)json_integer_value(v));
+		ferry_buf_add(out, v->s, v->len);
 		return true;
 	case AR_DOUBLE:
-		if (json_is_integer(v))
-			ferry_buf_addf(out, "%lld", (long long)json_integer_value(v));
-		else if (json_is_real(v))
-			put_double(out, json_real_value(v));
-		else
+		if (v->type != JT_INT && v->type != JT_REAL)
 			return false;
+		ferry_buf_add(out, v->s, v->len);
 		return true;
 	case AR_BOOL:
-		if (!json_is_boolean(v))
+		if (v->type != JT_TRUE && v->type != JT_FALSE)
 			return false;
-		ferry_buf_adds(out, json_is_true(v) ? "true" : "false");
+		ferry_buf_adds(out, v->type == JT_TRUE ? "true" : "false");
 		return true;
 	case AR_TSTZ:
 		if (decl == MF_T_UNIX_SECONDS || decl == MF_T_UNIX_MS) {
@@ -192,51 +212,44 @@ bool apirow_cell(enum ar_type t, enum mf_type decl, const json_t *v, struct ferr
 			ferry_buf_adds(out, tb);
 			return true;
 		}
-		if (!json_is_string(v) || !ar_parse_time(json_string_value(v), &us))
+		if (v->type != JT_STRING || !ar_parse_time(v->s, &us))
 			return false;
-		ferry_copy_escape(out, json_string_value(v), json_string_length(v));
+		ferry_copy_escape(out, v->s, v->len);
 		return true;
 	case AR_DATE:
-		if (!json_is_string(v) || json_string_length(v) != 10 ||
-		    !ar_parse_time(json_string_value(v), &us))
+		if (v->type != JT_STRING || v->len != 10 || !ar_parse_time(v->s, &us))
 			return false;
-		ferry_buf_adds(out, json_string_value(v));
+		ferry_buf_add(out, v->s, v->len);
 		return true;
-	case AR_JSONB: {
-		struct ferry_buf tmp = FERRY_BUF_INIT;
-		put_json(&tmp, v);
-		ferry_copy_escape(out, tmp.data, tmp.len);
-		ferry_buf_release(&tmp);
+	case AR_JSONB:
+		if (v->type == JT_OBJECT || v->type == JT_ARRAY) {
+			ferry_copy_escape(out, v->s, v->len);
+		} else {
+			struct ferry_buf tmp = FERRY_BUF_INIT;
+			apirow_json(v, &tmp);
+			ferry_copy_escape(out, tmp.data, tmp.len);
+			ferry_buf_release(&tmp);
+		}
 		return true;
-	}
 	case AR_UNKNOWN:
 	case AR_TEXT:
 		break;
 	}
-	if (json_is_string(v)) {
-		ferry_copy_escape(out, json_string_value(v), json_string_length(v));
-	} else if (json_is_integer(v)) {
-		ferry_buf_addf(out, "%lld", (long long)json_integer_value(v));
-	} else if (json_is_real(v)) {
-		put_double(out, json_real_value(v));
-	} else if (json_is_boolean(v)) {
-		ferry_buf_adds(out, json_is_true(v) ? "true" : "false");
-	} else {
-		struct ferry_buf tmp = FERRY_BUF_INIT;
-		put_json(&tmp, v);
-		ferry_copy_escape(out, tmp.data, tmp.len);
-		ferry_buf_release(&tmp);
+	switch (v->type) {
+	case JT_TRUE: ferry_buf_adds(out, "true"); break;
+	case JT_FALSE: ferry_buf_adds(out, "false"); break;
+	default: ferry_copy_escape(out, v->s, v->len); break;
 	}
 	return true;
 }
 
 /* The type a value asks for in a column declared decl; AR_UNKNOWN for null. */
-static enum ar_type type_of(enum mf_type decl, const json_t *v)
+static enum ar_type type_of(enum mf_type decl, const struct ar_val *v)
 {
 	long long us;
 	double d;
 
-	if (!v || json_is_null(v))
+	if (!v || v->type == JT_NULL)
 		return AR_UNKNOWN;
 	switch (decl) {
 	case MF_T_TEXT: return AR_TEXT;
@@ -244,22 +257,22 @@ static enum ar_type type_of(enum mf_type decl, const json_t *v)
 	case MF_T_UNIX_SECONDS:
 	case MF_T_UNIX_MS: return number_of(v, &d) ? AR_TSTZ : AR_TEXT;
 	case MF_T_RFC3339:
-		return json_is_string(v) && ar_parse_time(json_string_value(v), &us) ? AR_TSTZ : AR_TEXT;
+		return v->type == JT_STRING && ar_parse_time(v->s, &us) ? AR_TSTZ : AR_TEXT;
 	case MF_T_DATE:
-		return json_is_string(v) && json_string_length(v) == 10 &&
-		       ar_parse_time(json_string_value(v), &us) ? AR_DATE : AR_TEXT;
+		return v->type == JT_STRING && v->len == 10 && ar_parse_time(v->s, &us) ? AR_DATE
+											 : AR_TEXT;
 	case MF_T_BIGINT:
 	case MF_T_DOUBLE:
 	case MF_T_BOOLEAN:
 	case MF_T_AUTO:
 		break;
 	}
-	switch (json_typeof(v)) {
-	case JSON_INTEGER: return decl == MF_T_DOUBLE ? AR_DOUBLE : AR_BIGINT;
-	case JSON_REAL: return AR_DOUBLE;
-	case JSON_TRUE:
-	case JSON_FALSE: return AR_BOOL;
-	case JSON_STRING: return AR_TEXT;
+	switch (v->type) {
+	case JT_INT: return decl == MF_T_DOUBLE ? AR_DOUBLE : fits_bigint(v) ? AR_BIGINT : AR_TEXT;
+	case JT_REAL: return AR_DOUBLE;
+	case JT_TRUE:
+	case JT_FALSE: return AR_BOOL;
+	case JT_STRING: return AR_TEXT;
 	default: return AR_JSONB;
 	}
 }
@@ -285,7 +298,7 @@ static int add_col(struct apirow *a, const char *name, enum mf_type decl, enum a
 	if (a->ncols == a->cap) {
 		int cap = a->cap ? a->cap * 2 : 16;
 		struct ar_col *v = realloc(a->cols, sizeof(*v) * (size_t)cap);
-		const json_t **vals;
+		const struct ar_val **vals;
 		if (!v)
 			return FERRY_ENOMEM;
 		a->cols = v;
@@ -388,27 +401,20 @@ static int find_col(struct apirow *a, const char *name)
 	return -1;
 }
 
-int apirow_scan(struct apirow *a, json_t *rec, bool *must_publish, struct ferry_err *err)
+int apirow_scan(struct apirow *a, const struct ar_field *f, int n, bool *must_publish,
+		struct ferry_err *err)
 {
-	const char *k;
-	json_t *v;
-
-	if (!json_is_object(rec))
-		return ferry_err_set(err, FERRY_ESOURCE,
-				     "stream \"%s\": a record is %s, not a JSON object: check the "
-				     "manifest's records path", a->stream,
-				     json_is_array(rec) ? "an array" : "a scalar");
 	for (int i = 0; i < a->ncols; i++)
 		a->vals[i] = NULL;
 	a->hint = 0;
-	json_object_foreach(rec, k, v) {
-		int c = find_col(a, k);
+	for (int i = 0; i < n; i++) {
+		const struct ar_val *v = &f[i].v;
+		int c = find_col(a, f[i].name);
 		enum ar_type want;
 		if (c < 0) {
-			enum mf_type decl = MF_T_AUTO;
-			if (json_is_null(v))
+			if (v->type == JT_NULL)
 				continue; /* a column appears with its first value */
-			if (add_col(a, k, decl, type_of(decl, v)))
+			if (add_col(a, f[i].name, MF_T_AUTO, type_of(MF_T_AUTO, v)))
 				return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
 			a->changed = true;
 			c = a->ncols - 1;
@@ -426,6 +432,11 @@ int apirow_scan(struct apirow *a, json_t *rec, bool *must_publish, struct ferry_
 	}
 	*must_publish = a->changed;
 	return 0;
+}
+
+const struct ar_val *apirow_value(const struct apirow *a, int col)
+{
+	return col >= 0 && col < a->ncols ? a->vals[col] : NULL;
 }
 
 int apirow_publish(struct apirow *a, const struct ferry_stream **shape, struct ferry_err *err)
@@ -470,7 +481,7 @@ const struct ferry_stream *apirow_shape(const struct apirow *a)
 	return a->nshapes ? a->shapes[a->nshapes - 1] : NULL;
 }
 
-int apirow_encode(struct apirow *a, json_t *rec, struct ferry_buf *out, struct ferry_err *err)
+int apirow_encode(struct apirow *a, struct ferry_buf *out, struct ferry_err *err)
 {
 	int i, rc;
 

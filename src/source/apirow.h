@@ -20,7 +20,7 @@
 #define FERRY_SOURCE_APIROW_H
 
 #include <stdbool.h>
-#include <jansson.h>
+#include <stddef.h>
 #include "ferry/buf.h"
 #include "ferry/err.h"
 #include "ferry/stream.h"
@@ -37,6 +37,23 @@ enum ar_type {
 	AR_DATE,
 };
 
+/*
+ * One JSON value, as text: a string's unescaped characters, a number's
+ * digits, an object's or array's JSON text. type is an enum jt_type.
+ */
+struct ar_val {
+	int type;
+	const char *s;
+	size_t len;
+};
+
+/* A record field: name and value (a record is an array of these). */
+struct ar_field {
+	const char *name;
+	size_t nlen;
+	struct ar_val v;
+};
+
 struct ar_col {
 	char *name;
 	enum mf_type decl;   /* what the manifest says, MF_T_AUTO when nothing */
@@ -49,7 +66,7 @@ struct apirow {
 	int *pk, npk;                    /* key columns */
 	int cursor;                      /* cursor column, -1 */
 	bool cursor_unordered;
-	const json_t **vals;             /* scratch: the record's value per column */
+	const struct ar_val **vals;      /* scratch: the record's value per column */
 	int hint;                        /* where the next field is likely to be */
 	struct ferry_stream **shapes;    /* every published shape, newest last */
 	int nshapes;
@@ -66,20 +83,25 @@ int apirow_init(struct apirow *a, const struct ferry_stream *s, const struct mf_
 		struct ferry_err *err);
 void apirow_release(struct apirow *a);
 
-/* Looks at a record's fields; true when the columns must change before it is encoded. */
-int apirow_scan(struct apirow *a, json_t *rec, bool *must_publish, struct ferry_err *err);
+/* Looks at a record's fields; *must_publish: the columns must change before it is encoded. */
+int apirow_scan(struct apirow *a, const struct ar_field *f, int n, bool *must_publish,
+		struct ferry_err *err);
 /* The current columns as a new shape (owned by a). */
 int apirow_publish(struct apirow *a, const struct ferry_stream **shape, struct ferry_err *err);
 /* The newest published shape, NULL before the first publish. */
 const struct ferry_stream *apirow_shape(const struct apirow *a);
-/* Appends the record (scanned, fitting the newest shape) as one COPY text line. */
-int apirow_encode(struct apirow *a, json_t *rec, struct ferry_buf *out, struct ferry_err *err);
+/* Appends the record last scanned (fitting the newest shape) as one COPY text line. */
+int apirow_encode(struct apirow *a, struct ferry_buf *out, struct ferry_err *err);
+/* The value of a field of the record last scanned, or NULL. */
+const struct ar_val *apirow_value(const struct apirow *a, int col);
 
 /*
  * The text a value is written as in a column of type t (decl for time
  * conversions); false when it does not fit t. NULL JSON -> false.
  */
-bool apirow_cell(enum ar_type t, enum mf_type decl, const json_t *v, struct ferry_buf *out);
+bool apirow_cell(enum ar_type t, enum mf_type decl, const struct ar_val *v, struct ferry_buf *out);
+/* Appends v as JSON text (strings quoted and escaped). */
+void apirow_json(const struct ar_val *v, struct ferry_buf *out);
 
 /*
  * Time helpers (UTC). Parse "2024-05-01", "2024-05-01T10:00:00Z",

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 #include <sodium.h>
 #include "source/pager.h"
 
@@ -129,35 +130,15 @@ void api_conn_release(struct api_conn *c)
 
 /* ---- JSON helpers ------------------------------------------------------------ */
 
-json_t *json_path(json_t *root, const char *path)
+char *jt_scalar(const struct jtape *t, int node)
 {
-	char seg[256];
-	const char *p = path;
+	const char *s = node >= 0 ? jt_text(t, node, NULL) : NULL;
 
-	if (!path || !*path || !strcmp(path, "."))
-		return root;
-	while (root && *p) {
-		size_t n = strcspn(p, ".");
-		if (n >= sizeof(seg))
-			return NULL;
-		memcpy(seg, p, n);
-		seg[n] = '\0';
-		if (json_is_array(root)) {
-			char *end;
-			long i = strtol(seg, &end, 10);
-			root = *end ? NULL : json_array_get(root, (size_t)i);
-		} else {
-			root = json_object_get(root, seg);
-		}
-		p += n;
-		if (*p == '.')
-			p++;
-	}
-	return root;
+	return s ? strdup(s) : NULL;
 }
 
-/* A scalar as text (strings as they are, numbers printed); NULL for null/objects. */
-static char *scalar_text(const json_t *v)
+/* A parent record's field (parents are small jansson objects) as text. */
+static char *parent_text(const json_t *v)
 {
 	char *s = NULL;
 
@@ -201,7 +182,7 @@ static int put_parent_refs(struct pager *p, struct ferry_buf *out, const char *s
 					     "reference", p->c->m->file, p->ms->name);
 		memcpy(field, ref + 8, (size_t)(end - ref - 8));
 		field[end - ref - 8] = '\0';
-		val = p->parent ? scalar_text(json_object_get(p->parent, field)) : NULL;
+		val = p->parent ? parent_text(json_object_get(p->parent, field)) : NULL;
 		if (!val)
 			return ferry_err_set(err, FERRY_ESOURCE,
 					     "stream \"%s\": its parent record has no value for \"%s\" "
@@ -278,7 +259,13 @@ static int build(struct pager *p, struct ferry_buf *url, struct ferry_buf *body,
 			return rc;
 	}
 	if (graphql(p)) {
-		vars = ms->variables ? json_loads(ms->variables, 0, NULL) : json_object();
+		struct ferry_buf vtext = FERRY_BUF_INIT;
+		if (ms->variables && (rc = mf_expand(m, p->c->config, ms->variables, &vtext, err))) {
+			ferry_buf_release(&vtext);
+			return rc;
+		}
+		vars = ms->variables ? json_loads(vtext.data, 0, NULL) : json_object();
+		ferry_buf_release(&vtext);
 		if (!vars)
 			vars = json_object();
 	}
@@ -358,39 +345,40 @@ static void where(const struct pager *p, const char *url, char *out, size_t n)
 /* GraphQL answers errors with 200: the first message says what went wrong. */
 static int graphql_errors(struct pager *p, const char *at, struct ferry_err *err)
 {
-	json_t *errs = json_object_get(p->body, "errors");
-	const char *msg;
+	const struct jtape *t = &p->tape;
+	int errs = jt_get(t, 0, "errors"), msg;
 
-	if (!json_is_array(errs) || !json_array_size(errs))
+	if (errs < 0 || jt_type(t, errs) != JT_ARRAY || jt_first(t, errs) < 0)
 		return 0;
-	msg = json_string_value(json_object_get(json_array_get(errs, 0), "message"));
+	msg = jt_get(t, jt_first(t, errs), "message");
 	return ferry_err_set(err, FERRY_ESOURCE, "GraphQL error from %s (stream \"%s\"): %s", at,
-			     p->ms->name, msg ? msg : "(no message)");
+			     p->ms->name, msg >= 0 && jt_text(t, msg, NULL) ? jt_text(t, msg, NULL)
+									 : "(no message)");
 }
 
-static long long count_of(const json_t *v)
+static long long count_of(const struct jtape *t, int v)
 {
-	if (json_is_integer(v))
-		return json_integer_value(v);
-	if (json_is_string(v)) {
-		char *end;
-		long long n = strtoll(json_string_value(v), &end, 10);
-		return *end || end == json_string_value(v) ? -1 : n;
-	}
-	return -1;
+	const char *s = v >= 0 ? jt_text(t, v, NULL) : NULL;
+	char *end;
+	long long n;
+
+	if (!s || (jt_type(t, v) != JT_INT && jt_type(t, v) != JT_STRING))
+		return -1;
+	n = strtoll(s, &end, 10);
+	return *end || end == s ? -1 : n;
 }
 
 /* Moves the state to the next page; sets done when there is none. */
-static int advance(struct pager *p, const struct ferry_http_resp *resp, json_t *records,
+static int advance(struct pager *p, const struct ferry_http_resp *resp, int records,
 		   const char *at, struct ferry_err *err)
 {
 	const struct mf_pagination *pg = &p->ms->page;
-	size_t n = json_array_size(records);
+	const struct jtape *t = &p->tape;
+	int n = jt_count(t, records), v, last = -1;
 	long long size = page_size(p);
-	json_t *v;
 
-	if (pg->total_path && (v = json_path(p->body, pg->total_path)))
-		p->total = count_of(v);
+	if (pg->total_path && (v = jt_path(t, 0, pg->total_path)) >= 0)
+		p->total = count_of(t, v);
 	else if (pg->total_header && ferry_http_header(resp, pg->total_header))
 		p->total = strtoll(ferry_http_header(resp, pg->total_header), NULL, 10);
 	free(p->next_url);
@@ -399,8 +387,9 @@ static int advance(struct pager *p, const struct ferry_http_resp *resp, json_t *
 		p->done = true;
 		return 0;
 	}
-	if (pg->has_more && (v = json_path(p->body, pg->has_more)) && json_is_boolean(v)) {
-		if (json_is_false(v)) {
+	if (pg->has_more && (v = jt_path(t, 0, pg->has_more)) >= 0 &&
+	    (jt_type(t, v) == JT_TRUE || jt_type(t, v) == JT_FALSE)) {
+		if (jt_type(t, v) == JT_FALSE) {
 			p->done = true;
 			return 0;
 		}
@@ -418,27 +407,28 @@ static int advance(struct pager *p, const struct ferry_http_resp *resp, json_t *
 	case MF_PAGE_CURSOR:
 		free(p->cursor);
 		p->cursor = NULL;
-		if (pg->cursor_path)
-			p->cursor = scalar_text(json_path(p->body, pg->cursor_path));
-		else {
-			json_t *last = json_array_get(records, n - 1);
+		if (pg->cursor_path) {
+			p->cursor = jt_scalar(t, jt_path(t, 0, pg->cursor_path));
+		} else {
+			for (int i = jt_first(t, records); i >= 0; i = jt_sibling(t, records, i))
+				last = i;
 			if (p->ms->record_field)
-				last = json_object_get(last, p->ms->record_field);
-			p->cursor = scalar_text(json_object_get(last, pg->cursor_value));
+				last = jt_get(t, last, p->ms->record_field);
+			p->cursor = jt_scalar(t, jt_get(t, last, pg->cursor_value));
 		}
 		if (!p->cursor || !*p->cursor)
 			p->done = true;
 		break;
 	case MF_PAGE_OFFSET:
-		p->offset += (long long)n;
+		p->offset += n;
 		break;
 	case MF_PAGE_PAGE:
 		p->page++;
 		break;
 	case MF_PAGE_NEXT_LINK:
-		v = json_path(p->body, pg->next_path);
-		if (json_is_string(v) && *json_string_value(v))
-			p->next_url = strdup(json_string_value(v));
+		v = jt_path(t, 0, pg->next_path);
+		if (v >= 0 && jt_type(t, v) == JT_STRING && *jt_text(t, v, NULL))
+			p->next_url = strdup(jt_text(t, v, NULL));
 		else
 			p->done = true;
 		break;
@@ -473,6 +463,7 @@ void pager_init(struct pager *p, const struct api_conn *c, const struct mf_strea
 	p->total = -1;
 	p->page = ms->page.page_start;
 	ferry_buf_init(&p->last_req, 0);
+	ferry_buf_init(&p->bytes, 0);
 }
 
 void pager_release(struct pager *p)
@@ -480,22 +471,21 @@ void pager_release(struct pager *p)
 	free(p->cursor);
 	free(p->next_url);
 	ferry_buf_release(&p->last_req);
-	json_decref(p->body);
+	ferry_buf_release(&p->bytes);
+	jt_release(&p->tape);
 	memset(p, 0, sizeof(*p));
 }
 
-int pager_next(struct pager *p, json_t **records, struct ferry_err *err)
+int pager_next(struct pager *p, int *records, struct ferry_err *err)
 {
 	struct ferry_buf url = FERRY_BUF_INIT, body = FERRY_BUF_INIT;
 	struct ferry_http_resp resp;
 	struct ferry_http_req req = {0};
 	unsigned char hash[16];
-	json_error_t jerr;
-	char at[512];
-	json_t *recs;
-	int rc;
+	char at[512], jerr[200];
+	int recs, rc;
 
-	*records = NULL;
+	*records = -1;
 	if (p->done)
 		return FERRY_DONE;
 	ferry_http_resp_init(&resp);
@@ -551,35 +541,35 @@ int pager_next(struct pager *p, json_t **records, struct ferry_err *err)
 	}
 	memcpy(p->last_hash, hash, sizeof(hash));
 
-	json_decref(p->body);
-	p->body = json_loadb(resp.body.data, resp.body.len, 0, &jerr);
-	if (!p->body) {
+	/* the tape points into the page's bytes: keep them until the next page */
+	ferry_buf_release(&p->bytes);
+	p->bytes = resp.body;
+	ferry_buf_init(&resp.body, 0);
+	if (jt_parse(&p->tape, p->bytes.data, p->bytes.len, jerr, sizeof(jerr))) {
 		rc = ferry_err_set(err, FERRY_ESOURCE,
-				   "stream \"%s\": invalid JSON from %s (page %lld, %zu bytes): %s at "
-				   "line %d column %d", p->ms->name, at, p->pages, resp.body.len,
-				   jerr.text, jerr.line, jerr.column);
+				   "stream \"%s\": invalid JSON from %s (page %lld, %zu bytes): %s",
+				   p->ms->name, at, p->pages, p->bytes.len, jerr);
 		goto out;
 	}
 	if (graphql(p) && (rc = graphql_errors(p, at, err)))
 		goto out;
-	recs = json_path(p->body, p->ms->records);
-	if (json_is_null(recs) || (!recs && !json_is_array(p->body) && p->ms->records &&
-				   *p->ms->records && p->pages > 1)) {
-		recs = NULL; /* an absent list on a later page: no more records */
-	} else if (!json_is_array(recs)) {
+	recs = jt_path(&p->tape, 0, p->ms->records);
+	if ((recs >= 0 && jt_type(&p->tape, recs) == JT_NULL) ||
+	    (recs < 0 && p->ms->records && *p->ms->records && p->pages > 1)) {
+		recs = -1; /* an absent list on a later page: no more records */
+	} else if (recs < 0 || jt_type(&p->tape, recs) != JT_ARRAY) {
 		rc = ferry_err_set(err, FERRY_ESOURCE,
 				   "stream \"%s\": the answer from %s has no record list at \"%s\" "
 				   "(the manifest's records path)", p->ms->name, at,
 				   p->ms->records && *p->ms->records ? p->ms->records : ".");
 		goto out;
 	}
-	if (!recs) {
+	if (recs < 0) {
 		p->done = true;
-		*records = NULL;
 		rc = 0;
 		goto out;
 	}
-	p->seen += (long long)json_array_size(recs);
+	p->seen += jt_count(&p->tape, recs);
 	if ((rc = advance(p, &resp, recs, at, err)))
 		goto out;
 	*records = recs;

@@ -19,6 +19,7 @@
 #include "ferry/err.h"
 #include "source/manifest.h"
 #include "util/http.h"
+#include "util/jtape.h"
 
 /* What every request of a source shares (owned by the source). */
 struct api_conn {
@@ -54,19 +55,21 @@ struct pager {
 	struct ferry_buf last_req;   /* the request just sent (URL + body), for loop detection */
 	unsigned char last_hash[16];
 	long long last_bytes;        /* body bytes of the last page */
-	json_t *body;                /* the last page, owned */
+	struct ferry_buf bytes;      /* the last page, as it came */
+	struct jtape tape;           /* the last page, parsed */
 };
 
 void pager_init(struct pager *p, const struct api_conn *c, const struct mf_stream *ms,
 		struct ferry_http *http, const json_t *parent, const char *lo, const char *hi);
 void pager_release(struct pager *p);
 /*
- * Fetches the next page. *records (borrowed from the page, valid until the
- * next call) is the array of elements. FERRY_DONE when there is no next page.
+ * Fetches the next page. *records is the node of the array of elements in
+ * p->tape (valid until the next call), -1 when the page has none.
+ * FERRY_DONE when there is no next page.
  */
-int pager_next(struct pager *p, json_t **records, struct ferry_err *err);
+int pager_next(struct pager *p, int *records, struct ferry_err *err);
 
-/* The value at a dot path ("data.items", "pageInfo.endCursor"); the root for "" or ".". */
-json_t *json_path(json_t *root, const char *path);
+/* A scalar node as malloc'd text (strings as they are, numbers as written); NULL otherwise. */
+char *jt_scalar(const struct jtape *t, int node);
 
 #endif

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sodium.h>
 #include "ferry/connector.h"
 #include "source/apirow.h"
@@ -150,6 +151,8 @@ static struct api_type *type_of_source(const struct ferry_source_ops *ops,
 					     ops->type), NULL;
 		snprintf(key, sizeof(key), "file:%s", file);
 		t = type_get(key, file, mf_load_file, err);
+		if (!t && (err->code == FERRY_ECONFIG || err->code == FERRY_ENOTFOUND))
+			err->code = FERRY_EUSAGE; /* the user's file: fix it and run again (exit 2) */
 		if (t && (t->m->kind == MF_GRAPHQL) != (ops == &ferry_source_graphql))
 			return ferry_err_set(err, FERRY_EUSAGE,
 					     "manifest %s is of kind %s: use --type %s",
@@ -185,6 +188,30 @@ struct rest_src {
 	int concurrency;
 };
 
+/* "64MB", "1KB", "512" -> bytes (KB = 1024); false when not a size. */
+static bool parse_size(const char *v, long long lo, long long hi, long long *out)
+{
+	static const char *const units[] = {"KB", "MB", "GB"};
+	char num[32];
+	size_t n = strlen(v);
+
+	for (int u = 0; u < 3; u++) {
+		long long x;
+		if (n <= 2 || n >= sizeof(num) || strcasecmp(v + n - 2, units[u]))
+			continue;
+		memcpy(num, v, n - 2);
+		num[n - 2] = '\0';
+		if (!ferry_parse_ll(num, 1, 1LL << 40, &x))
+			return false;
+		x <<= 10 * (u + 1);
+		if (x < lo || x > hi)
+			return false;
+		*out = x;
+		return true;
+	}
+	return ferry_parse_ll(v, lo, hi, out);
+}
+
 static bool setting_ll(struct ferry_source *src, const char *key, long long lo, long long hi,
 		       long long *out, struct ferry_err *err)
 {
@@ -192,7 +219,8 @@ static bool setting_ll(struct ferry_source *src, const char *key, long long lo, 
 
 	if (!v)
 		return true;
-	if (!ferry_parse_ll(v, lo, hi, out)) {
+	if (!strcmp(key, "max_response_bytes") ? !parse_size(v, lo, hi, out)
+					       : !ferry_parse_ll(v, lo, hi, out)) {
 		ferry_err_set(err, FERRY_EUSAGE, "source \"%s\": setting %s=%s must be a whole number "
 			      "from %lld to %lld", src->name, key, v, lo, hi);
 		return false;
@@ -385,8 +413,12 @@ struct rest_h {
 	json_t *parents;
 	size_t parent_i;
 	/* the page being turned into rows */
-	json_t *recs;
-	size_t idx;
+	int recs;                  /* the page's record array in h->pg.tape, -1 */
+	int cur;                   /* the next element of it, -1 */
+	struct ar_field *f;        /* the record being written, as fields */
+	int nf, fcap;
+	char pbuf[8][48];          /* parent field values printed as text */
+	char key_hex[65];
 	long long pages, bytes;
 	/* bounds */
 	struct ckey lo, hi;
@@ -518,6 +550,7 @@ static void rest_end(struct ferry_source *src, void *hv)
 	free(h->hi_param);
 	free(h->max_text);
 	free(h->seen.v);
+	free(h->f);
 	ferry_buf_release(&h->cell);
 	free(h);
 }
@@ -537,6 +570,7 @@ static int rest_begin(struct ferry_source *src, const struct ferry_read_req *req
 	h->r = r;
 	h->src = src;
 	h->total = -1;
+	h->recs = h->cur = -1;
 	h->batch_rows = req->batch_rows;
 	h->batch_bytes = req->batch_bytes;
 	if (!(h->ms = mstream(r->m, req->stream->name)))
@@ -570,14 +604,34 @@ static int rest_begin(struct ferry_source *src, const struct ferry_read_req *req
 	return 0;
 }
 
+/* A parent record's scalar fields as a small JSON object (parents outlive their page). */
+static json_t *parent_object(const struct jtape *t, int rec)
+{
+	json_t *o = json_object();
+
+	for (int k = jt_first(t, rec); o && k >= 0; k = jt_sibling(t, rec, k + 1)) {
+		const char *name = jt_text(t, k, NULL), *text = jt_text(t, k + 1, NULL);
+		json_t *v = NULL;
+		switch (jt_type(t, k + 1)) {
+		case JT_STRING: v = json_string(text); break;
+		case JT_INT: v = json_integer(strtoll(text, NULL, 10)); break;
+		case JT_REAL: v = json_real(strtod(text, NULL)); break;
+		case JT_TRUE: v = json_true(); break;
+		case JT_FALSE: v = json_false(); break;
+		default: break;
+		}
+		if (v)
+			json_object_set_new(o, name, v);
+	}
+	return o;
+}
+
 /* All records of the parent stream (child streams read their path once per parent). */
 static int load_parents(struct rest_h *h, struct ferry_err *err)
 {
 	const struct mf_stream *ps = mstream(h->r->m, h->ms->parent);
 	struct pager pg;
-	json_t *recs;
-	size_t i;
-	int rc;
+	int recs, rc;
 
 	if (!ps)
 		return ferry_err_set(err, FERRY_ECONFIG, "stream \"%s\": parent stream \"%s\" is not in "
@@ -588,12 +642,11 @@ static int load_parents(struct rest_h *h, struct ferry_err *err)
 	while ((rc = pager_next(&pg, &recs, err)) == 0) {
 		h->pages++;
 		h->bytes += pg.last_bytes;
-		for (i = 0; recs && i < json_array_size(recs); i++) {
-			json_t *e = json_array_get(recs, i);
-			if (ps->record_field)
-				e = json_object_get(e, ps->record_field);
-			if (json_is_object(e))
-				json_array_append(h->parents, e);
+		for (int e = jt_first(&pg.tape, recs); recs >= 0 && e >= 0;
+		     e = jt_sibling(&pg.tape, recs, e)) {
+			int rec = ps->record_field ? jt_get(&pg.tape, e, ps->record_field) : e;
+			if (rec >= 0 && jt_type(&pg.tape, rec) == JT_OBJECT)
+				json_array_append_new(h->parents, parent_object(&pg.tape, rec));
 		}
 	}
 	pager_release(&pg);
@@ -627,36 +680,41 @@ static int next_page(struct rest_h *h, struct ferry_err *err)
 		if (rc < 0)
 			return rc;
 		if (rc == 0) {
-			h->idx = 0;
+			h->cur = jt_first(&h->pg.tape, h->recs);
 			h->pages++;
 			h->bytes += h->pg.last_bytes;
 			if (!h->ms->parent)
 				h->total = h->pg.total;
-			if (h->recs && json_array_size(h->recs))
+			if (h->cur >= 0)
 				return 0;
 			continue;
 		}
 		pager_release(&h->pg);
 		h->paging = false;
-		h->recs = NULL;
+		h->recs = h->cur = -1;
 		if (!h->ms->parent)
 			h->done = true;
 	}
 }
 
-static void hash_key(struct rest_h *h, json_t *rec, unsigned char key[32])
+/* The key of a record without a natural id: SHA-256 of the type and the key fields. */
+static void hash_key(struct rest_h *h, unsigned char key[32])
 {
 	crypto_hash_sha256_state st;
 
 	crypto_hash_sha256_init(&st);
 	crypto_hash_sha256_update(&st, (const unsigned char *)h->r->m->type, strlen(h->r->m->type));
 	for (int i = 0; i < h->ms->nkey_fields; i++) {
-		json_t *v = json_object_get(rec, h->ms->key_fields[i]);
-		char *s = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+		unsigned char tag = 0;
 		crypto_hash_sha256_update(&st, (const unsigned char *)"\x1f", 1);
-		if (s)
-			crypto_hash_sha256_update(&st, (const unsigned char *)s, strlen(s));
-		free(s);
+		for (int j = 0; j < h->nf; j++) {
+			if (strcmp(h->f[j].name, h->ms->key_fields[i]))
+				continue;
+			tag = (unsigned char)('0' + h->f[j].v.type);
+			crypto_hash_sha256_update(&st, &tag, 1);
+			crypto_hash_sha256_update(&st, (const unsigned char *)h->f[j].v.s, h->f[j].v.len);
+			break;
+		}
 	}
 	crypto_hash_sha256_final(&st, key);
 }
@@ -697,52 +755,104 @@ static int remember(struct seen *s, const unsigned char key[32], const unsigned 
 	return 0;
 }
 
-/* Makes an element of the page into the record written: drop, key, parent fields. */
-static json_t *prepare(struct rest_h *h, json_t *e, unsigned char content[8], struct ferry_err *err)
+static int add_field(struct rest_h *h, const char *name, int type, const char *text, size_t len)
 {
-	const struct mf_stream *ms = h->ms;
-	json_t *rec = ms->record_field ? json_object_get(e, ms->record_field) : e;
-
-	if (!json_is_object(rec)) {
-		ferry_err_set(err, FERRY_ESOURCE, "stream \"%s\": a record is not a JSON object%s%s",
-			      ms->name, ms->record_field ? " at field " : "",
-			      ms->record_field ? ms->record_field : "");
-		return NULL;
+	if (h->nf == h->fcap) {
+		int cap = h->fcap ? h->fcap * 2 : 64;
+		struct ar_field *v = realloc(h->f, sizeof(*v) * (size_t)cap);
+		if (!v)
+			return FERRY_ENOMEM;
+		h->f = v;
+		h->fcap = cap;
 	}
-	for (int i = 0; i < ms->ndrop; i++)
-		json_object_del(rec, ms->drop[i]);
-	if (ms->parent) {
-		const json_t *parent = json_array_get(h->parents, h->parent_i - 1);
-		for (int i = 0; i < ms->nparent_fields; i++)
-			json_object_set(rec, ms->parent_fields[i].key,
-					json_object_get(parent, ms->parent_fields[i].value));
-	}
-	if (ms->nkey_fields && !json_object_get(rec, "_ferry_key")) {
-		unsigned char key[32];
-		char hex[65];
-		char *all = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
-		crypto_generichash(content, 8, (const unsigned char *)(all ? all : ""),
-				   all ? strlen(all) : 0, NULL, 0);
-		free(all);
-		hash_key(h, rec, key);
-		sodium_bin2hex(hex, sizeof(hex), key, 32);
-		json_object_set_new(rec, "_ferry_key", json_string(hex));
-	}
-	return rec;
+	h->f[h->nf++] = (struct ar_field){name, strlen(name), {type, text ? text : "", len}};
+	return 0;
 }
 
-/* Whether a record's cursor lies inside the bounds; tracks the highest one. */
-static bool in_bounds(struct rest_h *h, json_t *rec)
+/* A parent's field as a value of the child record (printed into pbuf[slot]). */
+static int add_parent_field(struct rest_h *h, const char *name, const json_t *v, int slot)
+{
+	char *b = h->pbuf[slot];
+
+	if (json_is_string(v))
+		return add_field(h, name, JT_STRING, json_string_value(v), json_string_length(v));
+	if (json_is_integer(v)) {
+		snprintf(b, sizeof(h->pbuf[0]), "%lld", (long long)json_integer_value(v));
+		return add_field(h, name, JT_INT, b, strlen(b));
+	}
+	if (json_is_real(v)) {
+		snprintf(b, sizeof(h->pbuf[0]), "%.17g", json_real_value(v));
+		return add_field(h, name, JT_REAL, b, strlen(b));
+	}
+	if (json_is_boolean(v))
+		return add_field(h, name, json_is_true(v) ? JT_TRUE : JT_FALSE, NULL, 0);
+	return add_field(h, name, JT_NULL, NULL, 0);
+}
+
+/*
+ * Makes element e of the page into the fields written: the record's own
+ * (minus dropped ones), the parent fields, and the hashed key.
+ */
+static int prepare(struct rest_h *h, int e, unsigned char content[8], struct ferry_err *err)
+{
+	const struct mf_stream *ms = h->ms;
+	const struct jtape *t = &h->pg.tape;
+	int rec = ms->record_field ? jt_get(t, e, ms->record_field) : e, rc = 0;
+
+	if (rec < 0 || jt_type(t, rec) != JT_OBJECT)
+		return ferry_err_set(err, FERRY_ESOURCE, "stream \"%s\": a record is not a JSON object%s%s",
+				     ms->name, ms->record_field ? " at field " : "",
+				     ms->record_field ? ms->record_field : "");
+	h->nf = 0;
+	for (int k = jt_first(t, rec); !rc && k >= 0; k = jt_sibling(t, rec, k + 1)) {
+		const char *name = jt_text(t, k, NULL);
+		const char *text;
+		size_t len = 0;
+		bool dropped = false;
+		for (int i = 0; i < ms->ndrop && !dropped; i++)
+			dropped = !strcmp(ms->drop[i], name);
+		if (dropped)
+			continue;
+		text = jt_raw(t, k + 1, &len);
+		rc = add_field(h, name, jt_type(t, k + 1), text, text ? len : 0);
+	}
+	if (ms->parent) {
+		const json_t *parent = json_array_get(h->parents, h->parent_i - 1);
+		for (int i = 0; !rc && i < ms->nparent_fields && i < 8; i++)
+			rc = add_parent_field(h, ms->parent_fields[i].key,
+					      json_object_get(parent, ms->parent_fields[i].value), i);
+	}
+	if (!rc && ms->nkey_fields) {
+		unsigned char key[32];
+		size_t len;
+		const char *raw = jt_raw(t, rec, &len);
+		crypto_generichash_state st;
+		crypto_generichash_init(&st, NULL, 0, 8);
+		crypto_generichash_update(&st, (const unsigned char *)raw, len);
+		for (int i = 0; i < h->nf; i++)
+			if (h->f[i].v.s < t->body || h->f[i].v.s >= t->body + t->len)
+				crypto_generichash_update(&st, (const unsigned char *)h->f[i].v.s,
+							  h->f[i].v.len);
+		crypto_generichash_final(&st, content, 8);
+		hash_key(h, key);
+		sodium_bin2hex(h->key_hex, sizeof(h->key_hex), key, 32);
+		rc = add_field(h, "_ferry_key", JT_STRING, h->key_hex, 64);
+	}
+	return rc ? ferry_err_set(err, FERRY_ENOMEM, "out of memory") : 0;
+}
+
+/* Whether the record last scanned has its cursor inside the bounds; tracks the highest one. */
+static bool in_bounds(struct rest_h *h)
 {
 	const struct ar_col *c;
-	json_t *v;
+	const struct ar_val *v;
 	struct ckey k;
 	bool ok = true;
 
 	if (!h->ms->cursor_field || h->row.cursor < 0)
 		return true;
 	c = &h->row.cols[h->row.cursor];
-	v = json_object_get(rec, h->ms->cursor_field);
+	v = apirow_value(&h->row, h->row.cursor);
 	ferry_buf_reset(&h->cell);
 	if (!apirow_cell(c->type == AR_UNKNOWN ? AR_TEXT : c->type, c->decl, v, &h->cell) ||
 	    !key_of_text(c->decl, h->cell.data, &k))
@@ -772,11 +882,10 @@ static int rest_read(struct ferry_source *src, void *hv, struct ferry_batch *out
 	for (;;) {
 		unsigned char content[8] = {0};
 		bool publish;
-		json_t *rec;
 
 		if (out->nrows >= h->batch_rows || (h->batch_bytes && (long long)out->data.len >= h->batch_bytes))
 			break;
-		if (!h->recs || h->idx >= json_array_size(h->recs)) {
+		if (h->cur < 0) {
 			rc = next_page(h, err);
 			out->pages += h->pages;
 			out->src_bytes += h->bytes;
@@ -791,9 +900,8 @@ static int rest_read(struct ferry_source *src, void *hv, struct ferry_batch *out
 				return rc;
 			continue;
 		}
-		if (!(rec = prepare(h, json_array_get(h->recs, h->idx), content, err)))
-			return err->code;
-		if ((rc = apirow_scan(&h->row, rec, &publish, err)))
+		if ((rc = prepare(h, h->cur, content, err)) ||
+		    (rc = apirow_scan(&h->row, h->f, h->nf, &publish, err)))
 			return rc;
 		if (publish) {
 			if (out->nrows)
@@ -801,13 +909,12 @@ static int rest_read(struct ferry_source *src, void *hv, struct ferry_batch *out
 			if ((rc = apirow_publish(&h->row, &out->shape, err)))
 				return rc;
 		}
-		h->idx++;
-		if (!in_bounds(h, rec))
+		h->cur = jt_sibling(&h->pg.tape, h->recs, h->cur);
+		if (!in_bounds(h))
 			continue;
 		if (h->ms->nkey_fields) {
 			unsigned char key[32];
-			const char *hex = json_string_value(json_object_get(rec, "_ferry_key"));
-			if (!hex || sodium_hex2bin(key, 32, hex, 64, NULL, NULL, NULL))
+			if (sodium_hex2bin(key, 32, h->key_hex, 64, NULL, NULL, NULL))
 				return ferry_err_set(err, FERRY_EINTERNAL, "stream \"%s\": no hashed key",
 						     h->ms->name);
 			rc = remember(&h->seen, key, content);
@@ -822,7 +929,7 @@ static int rest_read(struct ferry_source *src, void *hv, struct ferry_batch *out
 				continue;
 			}
 		}
-		if ((rc = apirow_encode(&h->row, rec, &out->data, err)))
+		if ((rc = apirow_encode(&h->row, &out->data, err)))
 			return rc;
 		out->nrows++;
 	}
