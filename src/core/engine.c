@@ -416,6 +416,14 @@ static int adopt(struct run *r, struct lane *l, const struct ferry_stream *shape
 	if (ferry_stream_copy(&next, shape))
 		return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
 	/* keep the plan's names, estimate and indexes; take the columns and keys */
+	free(next.name);
+	free(next.source_table);
+	free(next.dest_table);
+	for (int k = 0; k < next.nindexes; k++) {
+		free(next.indexes[k].name);
+		free(next.indexes[k].cols);
+	}
+	free(next.indexes);
 	next.name = s->name;
 	next.source_table = s->source_table;
 	next.dest_table = s->dest_table;
