@@ -229,6 +229,31 @@ static void set_var(json_t *vars, const char *name, const char *value, bool inte
 		json_object_set_new(vars, name, json_string(value));
 }
 
+/* {setting} references in the string values of fixed GraphQL variables. */
+static int expand_strings(struct pager *p, json_t *v, struct ferry_err *err)
+{
+	const char *k;
+	json_t *x;
+	size_t i;
+	int rc = 0;
+
+	if (json_is_object(v)) {
+		json_object_foreach(v, k, x)
+			if ((rc = expand_strings(p, x, err)))
+				return rc;
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, x)
+			if ((rc = expand_strings(p, x, err)))
+				return rc;
+	} else if (json_is_string(v) && strchr(json_string_value(v), '{')) {
+		struct ferry_buf b = FERRY_BUF_INIT;
+		if (!(rc = mf_expand(p->c->m, p->c->config, json_string_value(v), &b, err)))
+			json_string_set(v, b.data);
+		ferry_buf_release(&b);
+	}
+	return rc;
+}
+
 /* The URL (and body, for GraphQL) of the next request. */
 static int build(struct pager *p, struct ferry_buf *url, struct ferry_buf *body,
 		 struct ferry_err *err)
@@ -259,13 +284,9 @@ static int build(struct pager *p, struct ferry_buf *url, struct ferry_buf *body,
 			return rc;
 	}
 	if (graphql(p)) {
-		struct ferry_buf vtext = FERRY_BUF_INIT;
-		if (ms->variables && (rc = mf_expand(m, p->c->config, ms->variables, &vtext, err))) {
-			ferry_buf_release(&vtext);
-			return rc;
-		}
-		vars = ms->variables ? json_loads(vtext.data, 0, NULL) : json_object();
-		ferry_buf_release(&vtext);
+		vars = ms->variables ? json_loads(ms->variables, 0, NULL) : json_object();
+		if (vars && (rc = expand_strings(p, vars, err)))
+			goto out;
 		if (!vars)
 			vars = json_object();
 	}
