@@ -13,6 +13,7 @@
 #ifndef FERRY_CONNECTOR_H
 #define FERRY_CONNECTOR_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include "ferry/err.h"
 #include "ferry/config.h"
@@ -39,6 +40,7 @@ struct ferry_read_req {
 	bool order_by_cursor;      /* incremental with a cursor: rows in cursor order */
 	long long batch_rows;      /* at most this many rows per read() */
 	long long batch_bytes;     /* stop adding rows once out->data.len reaches this (0: no limit) */
+	volatile sig_atomic_t *cancel; /* non-zero: stop waiting (rate limits, retries); may be NULL */
 };
 
 /* One declared setting of a connector type. */

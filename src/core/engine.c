@@ -376,6 +376,7 @@ static int lane_open(struct run *r, struct lane *l, int i, char **cursor_hi, str
 	l->req.order_by_cursor = incremental_cursor(r, s);
 	l->req.batch_rows = o->batch_rows > 0 ? o->batch_rows : DEFAULT_BATCH_ROWS;
 	l->req.batch_bytes = o->batch_bytes > 0 ? o->batch_bytes : DEFAULT_BATCH_BYTES;
+	l->req.cancel = o->cancel;
 	if ((rc = r->src->ops->begin(r->src, &l->req, &l->h, cursor_hi, err)))
 		return rc;
 	l->began = true;

@@ -577,7 +577,7 @@ static int rest_begin(struct ferry_source *src, const struct ferry_read_req *req
 		return ferry_err_set(err, FERRY_ENOTFOUND, "stream \"%s\" is not in manifest %s",
 				     req->stream->name, r->m->file);
 	if (ferry_stream_copy(&h->stream, req->stream) ||
-	    !(h->http = ferry_http_new(&r->lim, r->rl, NULL)))
+	    !(h->http = ferry_http_new(&r->lim, r->rl, req->cancel)))
 		return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
 	if ((rc = apirow_init(&h->row, &h->stream, h->ms, err)))
 		return rc;
