@@ -140,7 +140,7 @@ speedup() {
 	a=$(median "$1" "$2")
 	b=$(median "$1" "$3")
 	[ "$a" != "-" ] && [ "$b" != "-" ] || return 0
-	awk -v a="$a" -v b="$b" -v an="$2" -v bn="$3" -v t="$4" 'BEGIN {
+	awk -v a="$a" -v b="$b" -v an="$2" -v bn="$3" -v t="${4:-}" 'BEGIN {
 		printf "  %-12s vs %-22s %6.2fx %s  (%.3f s vs %.3f s)\n", an, bn, b / a,
 			(b / a >= 1 ? "faster" : "slower"), a, b
 		if (t != "") printf "      target %s: %s\n", t, (b / a >= t + 0 ? "met" : "NOT met")
