@@ -380,7 +380,7 @@ peer_start() {
 		done
 		peer_stop "$pid"
 		# Somebody took the port between free_port and the listen: try another.
-		if grep -qiE 'EADDRINUSE|address already in use' "$log"; then
+		if grep -qiE 'EADDRINUSE|address already in use|failed to bind' "$log"; then
 			continue
 		fi
 		{
