@@ -193,7 +193,9 @@ static json_t *result_json(long long job_id, const char *status, const struct fe
 	}
 	return json_pack("{s:o, s:s, s:s, s:s?, s:I, s:o, s:o}", "job_id",
 			 job_id ? json_integer(job_id) : json_null(), "status", status, "mode",
-			 res->mode == FERRY_MODE_FULL ? "full" : "incremental", "namespace", o->namespace,
+			 (res->run_unix ? res->mode == FERRY_MODE_FULL
+					: o->reset || o->mode == FERRY_MODE_FULL) ? "full" : "incremental",
+			 "namespace", o->namespace,
 			 "duration_ms", (json_int_t)res->duration_ms, "error",
 			 err && err->code ? json_string(err->msg) : json_null(), "streams", streams);
 }

@@ -366,7 +366,7 @@ static int lane_open(struct run *r, struct lane *l, int i, char **cursor_hi, str
 
 	memset(l, 0, sizeof(*l));
 	l->i = i;
-	if (incremental_cursor(r, s) && !o->since && !o->until &&
+	if (incremental_cursor(r, s) && !o->since && !o->until && !o->dry_run &&
 	    (rc = r->dst->ops->get_cursor(r->dst, &r->w, s, &l->from, err)))
 		return rc;
 	l->req.stream = s;

@@ -109,7 +109,7 @@ static struct api_type *type_get(const char *key, const char *arg,
 	t->ops.type = m->type;
 	t->ops.summary = m->summary ? m->summary : "an API described by a manifest";
 	t->ops.settings = t->spec;
-	t->ops.settings_for = NULL;
+	t->ops.settings_for = api_settings_for;
 	t->next = types;
 	types = t;
 out:
@@ -167,16 +167,7 @@ static struct api_type *type_of_source(const struct ferry_source_ops *ops,
 	return type_get(ops->type, ops->type, mf_find, err);
 }
 
-static int api_settings_for(const struct ferry_source_ops *ops, const struct ferry_config *c,
-			    const struct ferry_setting_spec **out, struct ferry_err *err)
-{
-	struct api_type *t = type_of_source(ops, c, err);
 
-	if (!t)
-		return err->code ? err->code : FERRY_ECONFIG;
-	*out = t->spec;
-	return 0;
-}
 
 /* ---- the source ----------------------------------------------------------------- */
 
@@ -212,74 +203,111 @@ static bool parse_size(const char *v, long long lo, long long hi, long long *out
 	return ferry_parse_ll(v, lo, hi, out);
 }
 
-static bool setting_ll(struct ferry_source *src, const char *key, long long lo, long long hi,
+static bool setting_ll(const struct ferry_config *c, const char *key, long long lo, long long hi,
 		       long long *out, struct ferry_err *err)
 {
-	const char *v = ferry_config_get(src->config, key);
+	const char *v = ferry_config_get(c, key);
 
 	if (!v)
 		return true;
 	if (!strcmp(key, "max_response_bytes") ? !parse_size(v, lo, hi, out)
 					       : !ferry_parse_ll(v, lo, hi, out)) {
-		ferry_err_set(err, FERRY_EUSAGE, "source \"%s\": setting %s=%s must be a whole number "
-			      "from %lld to %lld", src->name, key, v, lo, hi);
+		ferry_err_set(err, FERRY_EUSAGE, "setting %s=%s must be a whole number from %lld to "
+			      "%lld%s", key, v, lo, hi,
+			      !strcmp(key, "max_response_bytes") ? " (or with KB, MB, GB)" : "");
 		return false;
 	}
 	return true;
+}
+
+/* What a source's settings make of the manifest's limits. */
+struct limits {
+	struct ferry_http_limits http;
+	double rps;
+	int burst, concurrency;
+	long long page_size;
+};
+
+/* The manifest's limits with the source's settings on top; FERRY_EUSAGE naming a bad value. */
+static int read_limits(const struct mf_manifest *m, const struct ferry_config *c,
+		       struct limits *l, struct ferry_err *err)
+{
+	long long rps_x = -1, delay = -1, v;
+	const char *base = ferry_config_get(c, "base_url");
+
+	ferry_http_limits_default(&l->http);
+	l->http.max_attempts = m->max_attempts;
+	l->http.backoff_ms = m->backoff_ms;
+	l->http.max_backoff_ms = m->max_backoff_ms;
+	l->http.retry_after_cap_ms = m->retry_after_cap_ms;
+	l->http.timeout_ms = m->timeout_ms;
+	l->http.max_response_bytes = m->max_response_bytes;
+	l->rps = m->rps;
+	l->burst = m->burst;
+	l->page_size = 0;
+	v = m->concurrency;
+	if (!setting_ll(c, "concurrency", 1, 16, &v, err))
+		return FERRY_EUSAGE;
+	l->concurrency = (int)v;
+	v = l->http.max_attempts;
+	if (!setting_ll(c, "max_attempts", 1, 100, &v, err))
+		return FERRY_EUSAGE;
+	l->http.max_attempts = (int)v;
+	if (!setting_ll(c, "timeout_ms", 1, 3600000, &l->http.timeout_ms, err) ||
+	    !setting_ll(c, "max_response_bytes", 1024, 1LL << 34, &l->http.max_response_bytes, err) ||
+	    !setting_ll(c, "requests_per_second", 1, 100000, &rps_x, err) ||
+	    !setting_ll(c, "rate_limit_delay_ms", 0, 3600000, &delay, err) ||
+	    !setting_ll(c, "sync_batch_size", 1, 100000, &l->page_size, err))
+		return FERRY_EUSAGE;
+	if (rps_x > 0) {
+		l->rps = (double)rps_x;
+		l->burst = (int)rps_x;
+	}
+	if (delay >= 0) {
+		l->rps = delay ? 1000.0 / (double)delay : 0;
+		l->burst = 1;
+	}
+	if (base && strncmp(base, "http://", 7) && strncmp(base, "https://", 8))
+		return ferry_err_set(err, FERRY_EUSAGE, "setting base_url=%s must start with http:// "
+				     "or https://", base);
+	return 0;
+}
+
+/* The spec of a source's settings; the values of the common ones are checked too. */
+static int api_settings_for(const struct ferry_source_ops *ops, const struct ferry_config *c,
+			    const struct ferry_setting_spec **out, struct ferry_err *err)
+{
+	struct api_type *t = type_of_source(ops, c, err);
+	struct limits l;
+
+	if (!t)
+		return err->code ? err->code : FERRY_ECONFIG;
+	*out = t->spec;
+	return read_limits(t->m, c, &l, err);
 }
 
 static int rest_open(struct ferry_source *src, struct ferry_err *err)
 {
 	struct api_type *t = type_of_source(src->ops, src->config, err);
 	struct rest_src *r;
-	long long rps_x = -1, delay = -1, v;
-	double rps;
-	int burst, rc;
+	struct limits l;
+	int rc;
 
 	if (!t)
 		return err->code ? err->code : FERRY_ECONFIG;
+	if ((rc = read_limits(t->m, src->config, &l, err)))
+		return ferry_err_prefix(err, "source \"%s\": ", src->name);
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
 	src->priv = r;
 	r->m = t->m;
-	ferry_http_limits_default(&r->lim);
-	r->lim.max_attempts = t->m->max_attempts;
-	r->lim.backoff_ms = t->m->backoff_ms;
-	r->lim.max_backoff_ms = t->m->max_backoff_ms;
-	r->lim.retry_after_cap_ms = t->m->retry_after_cap_ms;
-	r->lim.timeout_ms = t->m->timeout_ms;
-	r->lim.max_response_bytes = t->m->max_response_bytes;
-	r->concurrency = t->m->concurrency;
-	rps = t->m->rps;
-	burst = t->m->burst;
-	v = r->concurrency;
-	if (!setting_ll(src, "concurrency", 1, 16, &v, err))
-		return FERRY_EUSAGE;
-	r->concurrency = (int)v;
-	v = r->lim.max_attempts;
-	if (!setting_ll(src, "max_attempts", 1, 100, &v, err))
-		return FERRY_EUSAGE;
-	r->lim.max_attempts = (int)v;
-	if (!setting_ll(src, "timeout_ms", 1, 3600000, &r->lim.timeout_ms, err) ||
-	    !setting_ll(src, "max_response_bytes", 1024, 1LL << 34, &r->lim.max_response_bytes, err) ||
-	    !setting_ll(src, "requests_per_second", 1, 100000, &rps_x, err) ||
-	    !setting_ll(src, "rate_limit_delay_ms", 0, 3600000, &delay, err))
-		return FERRY_EUSAGE;
-	if (rps_x > 0) {
-		rps = (double)rps_x;
-		burst = (int)rps_x;
-	}
-	if (delay >= 0) {
-		rps = delay ? 1000.0 / (double)delay : 0;
-		burst = 1;
-	}
+	r->lim = l.http;
+	r->concurrency = l.concurrency;
 	if ((rc = api_conn_init(&r->conn, t->m, src->config, src->name, err)))
 		return rc;
-	r->conn.page_size = 0;
-	if (!setting_ll(src, "sync_batch_size", 1, 100000, &r->conn.page_size, err))
-		return FERRY_EUSAGE;
-	if (rps > 0 && !(r->rl = ferry_ratelimit_new(rps, burst > 0 ? burst : 1)))
+	r->conn.page_size = l.page_size;
+	if (l.rps > 0 && !(r->rl = ferry_ratelimit_new(l.rps, l.burst > 0 ? l.burst : 1)))
 		return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
 	return 0;
 }
