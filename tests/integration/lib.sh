@@ -174,7 +174,7 @@ assert_ne() {
 # assert_contains HAYSTACK NEEDLE [MSG] (case-insensitive)
 assert_contains() {
 	local hay=$1 needle=$2 msg=${3:-}
-	if ! printf '%s' "$hay" | grep -qiF -- "$needle"; then
+	if ! grep -qiF -- "$needle" <<<"$hay"; then
 		{
 			echo "FAIL: $T_NAME: ${msg:-missing text}"
 			echo "  expected to contain: $needle"
@@ -186,7 +186,7 @@ assert_contains() {
 
 assert_not_contains() {
 	local hay=$1 needle=$2 msg=${3:-}
-	if printf '%s' "$hay" | grep -qiF -- "$needle"; then
+	if grep -qiF -- "$needle" <<<"$hay"; then
 		{
 			echo "FAIL: $T_NAME: ${msg:-unexpected text}"
 			echo "  expected NOT to contain: $needle"
@@ -198,7 +198,7 @@ assert_not_contains() {
 
 assert_match() {
 	local hay=$1 re=$2 msg=${3:-}
-	if ! printf '%s' "$hay" | grep -qE -- "$re"; then
+	if ! grep -qE -- "$re" <<<"$hay"; then
 		{
 			echo "FAIL: $T_NAME: ${msg:-no match}"
 			echo "  expected to match: $re"
@@ -319,7 +319,7 @@ free_port() {
 	local p i
 	for i in $(seq 1 200); do
 		p=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
-		if ! ss -Hltn "sport = :$p" 2>/dev/null | grep -q .; then
+		if [ -z "$(ss -Hltn "sport = :$p" 2>/dev/null)" ]; then
 			echo "$p"
 			return 0
 		fi

@@ -51,7 +51,7 @@ as_pg() {
 port_busy() {
 	local port=$1
 	if command -v ss >/dev/null; then
-		ss -Hltn "sport = :$port" 2>/dev/null | grep -q . && return 0
+		[ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ] && return 0
 	fi
 	pg_isready -q -h 127.0.0.1 -p "$port" -t 1 >/dev/null 2>&1
 	# pg_isready: 0 accepting, 1 rejecting, 2 no response, 3 no attempt

@@ -168,7 +168,7 @@ assert_error_msg
 
 note "progress on stderr is plain lines when stderr is not a terminal"
 run ferry sync shop wh --full
-if printf '%s' "$ERR" | grep -q $'\r\|\033\['; then
+if grep -q $'\r\|\033\[' <<<"$ERR"; then
 	fail "progress written to a file or pipe contains carriage returns or escape codes: $(printf '%s' "$ERR" | od -c | head -n 5)"
 fi
 

@@ -122,7 +122,7 @@ assert_contains "$(cat "$LOG")" "FERRY_ENCRYPTION_KEY" "the wrong-key runs named
 for f in "$STORE" "$STORE-wal" "$STORE-journal" "$T_DIR/lite.db"; do
 	[ -f "$f" ] || continue
 	for pw in "$SRC_PW" "$DST_PW" "$BAD_PW"; do
-		if strings -a "$f" | grep -qF -- "$pw"; then
+		if grep -qF -- "$pw" <<<"$(strings -a "$f")"; then
 			fail "a password is stored in plaintext in $f"
 		fi
 		# Also as UTF-16 or split across lines it would still be there in the raw bytes.
@@ -136,7 +136,7 @@ if grep -qaF -- "ferry_secrets_src:" "$STORE"; then
 	fail "the source URL is stored in plaintext in the state store"
 fi
 # The destination does not get the secrets either (e.g. in _ferry_state).
-if q dst "SELECT string_agg(t::text, '|') FROM _ferry_state t" | grep -qF -- "$SRC_PW"; then
+if grep -qF -- "$SRC_PW" <<<"$(q dst "SELECT string_agg(t::text, '|') FROM _ferry_state t")"; then
 	fail "a password is in the destination's _ferry_state"
 fi
 # Without the right key nothing stored can be read back in the clear.
