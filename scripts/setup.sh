@@ -35,7 +35,7 @@ done
 
 missing=()
 for p in "${PACKAGES[@]}"; do
-	if ! dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed'; then
+	if ! grep -q '^Status: install ok installed' <<<"$(dpkg -s "$p" 2>/dev/null)"; then
 		missing+=("$p")
 	fi
 done
