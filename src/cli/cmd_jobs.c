@@ -128,17 +128,33 @@ int cmd_job(struct cli *c, int argc, char **argv)
 		       json_integer_value(json_object_get(j, "duration_ms")) / 1000.0);
 	if (*str(j, "error"))
 		printf("  error:       %s\n", str(j, "error"));
-	if (json_array_size(json_object_get(j, "streams")))
-		printf("  %-24s %-24s %-8s %10s %10s %10s %10s %10s\n", "STREAM", "TABLE", "STATUS",
-		       "READ", "INSERTED", "UPDATED", "UNCHANGED", "DELETED");
-	json_array_foreach(json_object_get(j, "streams"), i, s)
-		printf("  %-24s %-24s %-8s %10lld %10lld %10lld %10lld %10lld\n", str(s, "name"),
-		       str(s, "table"), str(s, "status"),
-		       (long long)json_integer_value(json_object_get(s, "read")),
-		       (long long)json_integer_value(json_object_get(s, "inserted")),
-		       (long long)json_integer_value(json_object_get(s, "updated")),
-		       (long long)json_integer_value(json_object_get(s, "unchanged")),
-		       (long long)json_integer_value(json_object_get(s, "deleted")));
+	if (json_array_size(json_object_get(j, "streams"))) {
+		bool api = false;
+		int ws = 6, wt = 5;
+		json_array_foreach(json_object_get(j, "streams"), i, s) {
+			api = api || json_integer_value(json_object_get(s, "pages")) > 0;
+			ws = (int)strlen(str(s, "name")) > ws ? (int)strlen(str(s, "name")) : ws;
+			wt = (int)strlen(str(s, "table")) > wt ? (int)strlen(str(s, "table")) : wt;
+		}
+		printf("  %-*s  %-*s %-8s %10s %10s %10s %10s %10s%s\n", ws, "STREAM", wt, "TABLE",
+		       "STATUS", "READ", "INSERTED", "UPDATED", "UNCHANGED", "DELETED",
+		       api ? "      PAGES DUPLICATES COLLISIONS" : "");
+		json_array_foreach(json_object_get(j, "streams"), i, s) {
+			printf("  %-*s  %-*s %-8s %10lld %10lld %10lld %10lld %10lld", ws, str(s, "name"),
+			       wt, str(s, "table"), str(s, "status"),
+			       (long long)json_integer_value(json_object_get(s, "read")),
+			       (long long)json_integer_value(json_object_get(s, "inserted")),
+			       (long long)json_integer_value(json_object_get(s, "updated")),
+			       (long long)json_integer_value(json_object_get(s, "unchanged")),
+			       (long long)json_integer_value(json_object_get(s, "deleted")));
+			if (api)
+				printf(" %10lld %10lld %10lld",
+				       (long long)json_integer_value(json_object_get(s, "pages")),
+				       (long long)json_integer_value(json_object_get(s, "duplicates")),
+				       (long long)json_integer_value(json_object_get(s, "collisions")));
+			printf("\n");
+		}
+	}
 	json_decref(j);
 	return 0;
 }
