@@ -62,8 +62,11 @@ bool ar_parse_time(const char *s, long long *us)
 	int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0;
 	long long frac = 0, scale = 1000000, off = 0;
 
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
 	if (!num(&p, 4, &y) || *p++ != '-' || !num(&p, 2, &mo) || *p++ != '-' || !num(&p, 2, &d) ||
-	    mo < 1 || mo > 12 || d < 1 || d > 31)
+	    mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+	    (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))))
 		return false;
 	if (*p == 'T' || *p == 't' || *p == ' ') {
 		p++;
@@ -106,14 +109,19 @@ bool ar_parse_time(const char *s, long long *us)
 
 void ar_format_time(long long us, char out[40])
 {
-	long long secs = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
-	long long frac = us - secs * 1000000;
-	time_t t = (time_t)secs;
+	long long secs, frac;
+	time_t t;
 	struct tm tm;
-	size_t n;
+	int n;
 
+	if (us < AR_TIME_MIN_US || us > AR_TIME_MAX_US)
+		us = us < 0 ? AR_TIME_MIN_US : AR_TIME_MAX_US;
+	secs = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
+	frac = us - secs * 1000000;
+	t = (time_t)secs;
 	gmtime_r(&t, &tm);
-	n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+	n = snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+		     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	if (frac)
 		snprintf(out + n, 40 - n, ".%06lldZ", frac);
 	else
@@ -154,15 +162,78 @@ void apirow_json(const struct ar_val *v, struct ferry_buf *out)
 	ferry_buf_addc(out, '"');
 }
 
-/* A number given as a JSON number or a numeric string; false otherwise. */
+/* A number given as a JSON number or a plain decimal string; false otherwise. */
 static bool number_of(const struct ar_val *v, double *d)
 {
 	char *end;
 
-	if ((v->type != JT_INT && v->type != JT_REAL && v->type != JT_STRING) || !v->len)
+	if ((v->type != JT_INT && v->type != JT_REAL && v->type != JT_STRING) || !v->len ||
+	    strspn(v->s, "0123456789+-.eE") != v->len)
 		return false;
+	errno = 0;
 	*d = strtod(v->s, &end);
-	return end == v->s + v->len && isfinite(*d);
+	return end == v->s + v->len && isfinite(*d) && errno != ERANGE;
+}
+
+/* A unix time (seconds or ms) as microseconds, within years 0001..9999. */
+static bool unix_us(enum mf_type decl, const struct ar_val *v, long long *us)
+{
+	double d;
+
+	if (!number_of(v, &d))
+		return false;
+	d = decl == MF_T_UNIX_MS ? d * 1000 : d * 1000000;
+	if (d < (double)AR_TIME_MIN_US || d > (double)AR_TIME_MAX_US)
+		return false;
+	*us = llround(d);
+	return true;
+}
+
+/* A JSON real PostgreSQL's double precision can hold (1e400 and 1e-400 cannot). */
+static bool double_ok(const struct ar_val *v)
+{
+	double d;
+
+	return v->type == JT_INT || number_of(v, &d);
+}
+
+/*
+ * Appends s[0..n) as COPY text; a NUL (JSON "\u0000") cannot travel in COPY
+ * text nor in PostgreSQL text, so it becomes U+FFFD.
+ */
+static void put_text(struct ferry_buf *out, const char *s, size_t n)
+{
+	const char *z;
+
+	while ((z = memchr(s, '\0', n))) {
+		ferry_copy_escape(out, s, (size_t)(z - s));
+		ferry_buf_adds(out, "\xef\xbf\xbd");
+		n -= (size_t)(z - s) + 1;
+		s = z + 1;
+	}
+	ferry_copy_escape(out, s, n);
+}
+
+/* Appends raw JSON text as COPY text, with \u0000 escapes made \ufffd (jsonb refuses them). */
+static void put_raw_json(struct ferry_buf *out, const char *s, size_t n)
+{
+	size_t i = 0, run = 0;
+
+	while (i + 1 < n) {
+		if (s[i] != '\\') {
+			i++;
+			continue;
+		}
+		if (s[i + 1] == 'u' && i + 6 <= n && !memcmp(s + i + 2, "0000", 4)) {
+			ferry_copy_escape(out, s + run, i - run);
+			ferry_copy_escape(out, "\\ufffd", 6);
+			i += 6;
+			run = i;
+		} else {
+			i += 2; /* an escaped character, maybe a backslash */
+		}
+	}
+	ferry_copy_escape(out, s + run, n - run);
 }
 
 /* An integer that fits bigint. */
@@ -182,7 +253,6 @@ static bool fits_bigint(const struct ar_val *v)
 bool apirow_cell(enum ar_type t, enum mf_type decl, const struct ar_val *v, struct ferry_buf *out)
 {
 	char tb[40];
-	double d;
 	long long us;
 
 	if (!v || v->type == JT_NULL)
@@ -194,7 +264,7 @@ bool apirow_cell(enum ar_type t, enum mf_type decl, const struct ar_val *v, stru
 		ferry_buf_add(out, v->s, v->len);
 		return true;
 	case AR_DOUBLE:
-		if (v->type != JT_INT && v->type != JT_REAL)
+		if ((v->type != JT_INT && v->type != JT_REAL) || !double_ok(v))
 			return false;
 		ferry_buf_add(out, v->s, v->len);
 		return true;
@@ -205,9 +275,8 @@ bool apirow_cell(enum ar_type t, enum mf_type decl, const struct ar_val *v, stru
 		return true;
 	case AR_TSTZ:
 		if (decl == MF_T_UNIX_SECONDS || decl == MF_T_UNIX_MS) {
-			if (!number_of(v, &d) || fabs(d) > 1e14 * (decl == MF_T_UNIX_MS ? 1000 : 1))
+			if (!unix_us(decl, v, &us))
 				return false;
-			us = decl == MF_T_UNIX_MS ? llround(d * 1000) : llround(d * 1000000);
 			ar_format_time(us, tb);
 			ferry_buf_adds(out, tb);
 			return true;
@@ -223,11 +292,11 @@ bool apirow_cell(enum ar_type t, enum mf_type decl, const struct ar_val *v, stru
 		return true;
 	case AR_JSONB:
 		if (v->type == JT_OBJECT || v->type == JT_ARRAY) {
-			ferry_copy_escape(out, v->s, v->len);
+			put_raw_json(out, v->s, v->len);
 		} else {
 			struct ferry_buf tmp = FERRY_BUF_INIT;
 			apirow_json(v, &tmp);
-			ferry_copy_escape(out, tmp.data, tmp.len);
+			put_raw_json(out, tmp.data, tmp.len);
 			ferry_buf_release(&tmp);
 		}
 		return true;
@@ -238,7 +307,9 @@ bool apirow_cell(enum ar_type t, enum mf_type decl, const struct ar_val *v, stru
 	switch (v->type) {
 	case JT_TRUE: ferry_buf_adds(out, "true"); break;
 	case JT_FALSE: ferry_buf_adds(out, "false"); break;
-	default: ferry_copy_escape(out, v->s, v->len); break;
+	case JT_OBJECT:
+	case JT_ARRAY: put_raw_json(out, v->s, v->len); break;
+	default: put_text(out, v->s, v->len); break;
 	}
 	return true;
 }
@@ -247,7 +318,6 @@ bool apirow_cell(enum ar_type t, enum mf_type decl, const struct ar_val *v, stru
 static enum ar_type type_of(enum mf_type decl, const struct ar_val *v)
 {
 	long long us;
-	double d;
 
 	if (!v || v->type == JT_NULL)
 		return AR_UNKNOWN;
@@ -255,7 +325,7 @@ static enum ar_type type_of(enum mf_type decl, const struct ar_val *v)
 	case MF_T_TEXT: return AR_TEXT;
 	case MF_T_JSON: return AR_JSONB;
 	case MF_T_UNIX_SECONDS:
-	case MF_T_UNIX_MS: return number_of(v, &d) ? AR_TSTZ : AR_TEXT;
+	case MF_T_UNIX_MS: return unix_us(decl, v, &us) ? AR_TSTZ : AR_TEXT;
 	case MF_T_RFC3339:
 		return v->type == JT_STRING && ar_parse_time(v->s, &us) ? AR_TSTZ : AR_TEXT;
 	case MF_T_DATE:
@@ -268,8 +338,11 @@ static enum ar_type type_of(enum mf_type decl, const struct ar_val *v)
 		break;
 	}
 	switch (v->type) {
-	case JT_INT: return decl == MF_T_DOUBLE ? AR_DOUBLE : fits_bigint(v) ? AR_BIGINT : AR_TEXT;
-	case JT_REAL: return AR_DOUBLE;
+	case JT_INT:
+		if (!fits_bigint(v))
+			return decl == MF_T_DOUBLE && double_ok(v) ? AR_DOUBLE : AR_TEXT;
+		return decl == MF_T_DOUBLE ? AR_DOUBLE : AR_BIGINT;
+	case JT_REAL: return double_ok(v) ? AR_DOUBLE : AR_TEXT;
 	case JT_TRUE:
 	case JT_FALSE: return AR_BOOL;
 	case JT_STRING: return AR_TEXT;
@@ -483,8 +556,14 @@ const struct ferry_stream *apirow_shape(const struct apirow *a)
 
 int apirow_encode(struct apirow *a, struct ferry_buf *out, struct ferry_err *err)
 {
+	size_t need = 2;
 	int i, rc;
 
+	/* room for the worst case (every byte escaped to \\u00XX), so no cell is cut short */
+	for (i = 0; i < a->ncols; i++)
+		need += (a->vals[i] ? a->vals[i]->len * 6 : 0) + 48;
+	if ((rc = ferry_buf_grow(out, need)))
+		goto fail;
 	for (i = 0; i < a->ncols; i++) {
 		if (i && (rc = ferry_buf_addc(out, '\t')))
 			goto fail;

@@ -108,6 +108,9 @@ void apirow_json(const struct ar_val *v, struct ferry_buf *out);
  * "2024-05-01 10:00:00.123+02:00" into microseconds since 1970.
  */
 bool ar_parse_time(const char *s, long long *us);
+/* The times ferry writes: years 0001 to 9999 (PostgreSQL and RFC 3339 both hold them). */
+#define AR_TIME_MIN_US (-62135596800LL * 1000000)
+#define AR_TIME_MAX_US (253402300799LL * 1000000 + 999999)
 /* "2024-05-01T10:00:00Z" (".123456" when there is a fraction) into out[40]. */
 void ar_format_time(long long us, char out[40]);
 

@@ -85,8 +85,10 @@ static int open_container(void *c, uint8_t type)
 	struct jtape *t = x->t;
 	uint32_t i;
 
-	if (t->depth >= MAX_DEPTH)
+	if (t->depth >= MAX_DEPTH) {
+		t->too_deep = true;
 		return 0;
+	}
 	if (t->depth == t->stack_cap) {
 		uint32_t cap = t->stack_cap ? t->stack_cap * 2 : 32;
 		uint32_t *s = realloc(t->stack, sizeof(*s) * cap);
@@ -137,6 +139,7 @@ int jt_parse(struct jtape *t, const char *body, size_t len, char *msg, size_t ms
 	t->alen = 0;
 	t->depth = 0;
 	t->nomem = false;
+	t->too_deep = false;
 	t->body = body;
 	t->len = len;
 	if (len > UINT32_MAX - 2) {
@@ -147,21 +150,34 @@ int jt_parse(struct jtape *t, const char *body, size_t len, char *msg, size_t ms
 		snprintf(msg, msglen, "out of memory");
 		return -1;
 	}
+	size_t i, at;
+	bool ended = false;
+
+	for (i = 0; i < len && strchr(" \t\r\n", body[i]); i++)
+		;
+	if (i == len) {
+		yajl_free(x.h);
+		snprintf(msg, msglen, "the body is empty");
+		return -1;
+	}
 	st = yajl_parse(x.h, (const unsigned char *)body, len);
-	if (st == yajl_status_ok)
+	at = yajl_get_bytes_consumed(x.h);
+	if (st == yajl_status_ok) {
 		st = yajl_complete_parse(x.h);
+		ended = true;
+	}
 	if (st != yajl_status_ok || t->nomem || t->n == 0) {
 		if (t->nomem) {
 			snprintf(msg, msglen, "out of memory");
-		} else if (t->depth >= MAX_DEPTH) {
+		} else if (t->too_deep) {
 			snprintf(msg, msglen, "nested deeper than %d levels", MAX_DEPTH);
-		} else if (st == yajl_status_ok) {
-			snprintf(msg, msglen, "the body is empty");
 		} else {
 			unsigned char *e = yajl_get_error(x.h, 0, (const unsigned char *)body, len);
-			size_t at = yajl_get_bytes_consumed(x.h);
-			snprintf(msg, msglen, "%s at byte %zu", e ? (char *)e : "parse error", at);
-			msg[strcspn(msg, "\n")] = '\0';
+			char text[160];
+			snprintf(text, sizeof(text), "%s", e ? (char *)e : "parse error");
+			text[strcspn(text, "\n")] = '\0';
+			/* a body cut short fails only at its end */
+			snprintf(msg, msglen, "%s at byte %zu", text, ended ? len : at);
 			if (e)
 				yajl_free_error(x.h, e);
 		}
@@ -183,7 +199,7 @@ void jt_release(struct jtape *t)
 
 int jt_first(const struct jtape *t, int node)
 {
-	if (node < 0 || (t->v[node].type != JT_OBJECT && t->v[node].type != JT_ARRAY))
+	if (node < 0 || (uint32_t)node >= t->n || (t->v[node].type != JT_OBJECT && t->v[node].type != JT_ARRAY))
 		return -1;
 	return (uint32_t)node + 1 < t->v[node].next ? node + 1 : -1;
 }
@@ -199,7 +215,7 @@ int jt_get(const struct jtape *t, int obj, const char *key)
 {
 	size_t klen = strlen(key);
 
-	if (obj < 0 || t->v[obj].type != JT_OBJECT)
+	if (obj < 0 || (uint32_t)obj >= t->n || t->v[obj].type != JT_OBJECT)
 		return -1;
 	for (int k = jt_first(t, obj); k >= 0; k = jt_sibling(t, obj, k + 1)) {
 		if (t->v[k].b == klen && !memcmp(t->arena + t->v[k].a, key, klen))
@@ -225,7 +241,7 @@ int jt_path(const struct jtape *t, int node, const char *path)
 			char *end;
 			long want = strtol(seg, &end, 10);
 			int i = jt_first(t, node);
-			if (*end)
+			if (*end || !*seg || want < 0)
 				return -1;
 			for (; i >= 0 && want > 0; want--)
 				i = jt_sibling(t, node, i);
@@ -244,6 +260,8 @@ int jt_count(const struct jtape *t, int node)
 {
 	int n = 0;
 
+	if (node < 0 || (uint32_t)node >= t->n)
+		return 0;
 	for (int i = jt_first(t, node); i >= 0; i = jt_sibling(t, node, i))
 		n++;
 	return t->v[node].type == JT_OBJECT ? n / 2 : n;
@@ -251,8 +269,11 @@ int jt_count(const struct jtape *t, int node)
 
 const char *jt_text(const struct jtape *t, int i, size_t *len)
 {
-	const struct jt_node *nd = &t->v[i];
+	const struct jt_node *nd;
 
+	if (i < 0 || (uint32_t)i >= t->n)
+		return NULL;
+	nd = &t->v[i];
 	if (nd->type != JT_STRING && nd->type != JT_KEY && nd->type != JT_INT && nd->type != JT_REAL)
 		return NULL;
 	if (len)
@@ -262,8 +283,11 @@ const char *jt_text(const struct jtape *t, int i, size_t *len)
 
 const char *jt_raw(const struct jtape *t, int i, size_t *len)
 {
-	const struct jt_node *nd = &t->v[i];
+	const struct jt_node *nd;
 
+	if (i < 0 || (uint32_t)i >= t->n)
+		return NULL;
+	nd = &t->v[i];
 	if (nd->type == JT_OBJECT || nd->type == JT_ARRAY) {
 		*len = nd->b - nd->a;
 		return t->body + nd->a;

@@ -49,7 +49,7 @@ struct jtape {
 	/* parse state (private) */
 	uint32_t *stack;
 	uint32_t depth, stack_cap;
-	bool nomem;
+	bool nomem, too_deep;
 };
 
 /*
@@ -60,9 +60,10 @@ struct jtape {
 int jt_parse(struct jtape *t, const char *body, size_t len, char *msg, size_t msglen);
 void jt_release(struct jtape *t);
 
+/* The type of node i (JT_NULL for -1 or past the end). */
 static inline enum jt_type jt_type(const struct jtape *t, int i)
 {
-	return (enum jt_type)t->v[i].type;
+	return i >= 0 && (uint32_t)i < t->n ? (enum jt_type)t->v[i].type : JT_NULL;
 }
 
 /* The value of member key of object obj, or -1. */

@@ -7,9 +7,7 @@
  * column. The tests parse documents whose every node is known and walk them
  * with the accessors the connectors use.
  *
- * Tests marked KNOWN BUG assert what jtape.h documents but jtape.c does not
- * do yet; they are skipped unless FERRY_KNOWN_BUGS=1 is set, so ctest stays
- * green until src/ is fixed (then drop the KNOWN_BUG() line).
+ * Tests whose comment starts "Was a bug" caught one; they stay as regression tests.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,11 +19,6 @@
 #include <cmocka.h>
 #include "util/jtape.h"
 
-#define KNOWN_BUG()                                  \
-	do {                                         \
-		if (!getenv("FERRY_KNOWN_BUGS"))     \
-			skip();                      \
-	} while (0)
 
 static char msg[256];
 
@@ -269,12 +262,11 @@ static void get_and_path(void **state)
 	jt_release(&t);
 }
 
-/* KNOWN BUG: jt_path with a negative array index returns the first element. */
+/* Was a bug: jt_path with a negative array index returns the first element. */
 static void path_negative_index(void **state)
 {
 	struct jtape t = {0};
 
-	KNOWN_BUG();
 	parse_ok(&t, "[{\"id\": 7}, {\"id\": 8}]");
 	/* strtol gives -1, the "want > 0" loop never runs, and element 0 comes back */
 	assert_int_equal(jt_path(&t, 0, "-1.id"), -1);
@@ -479,12 +471,11 @@ static void errors(void **state)
 	jt_release(&t);
 }
 
-/* KNOWN BUG: the messages lose the byte offset jtape.h promises. */
+/* Was a bug: the messages lose the byte offset jtape.h promises. */
 static void error_messages_say_where(void **state)
 {
 	struct jtape t = {0};
 
-	KNOWN_BUG();
 	/*
 	 * yajl_get_error() ends its text in "\n"; jt_parse appends " at byte N"
 	 * after it and then cuts the message at the first '\n', so the offset
