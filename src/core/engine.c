@@ -272,17 +272,27 @@ static int check_plan(struct ferry_source *src, const struct ferry_sync_opts *o,
 				     src->name);
 	for (i = 0; i < plan->n; i++) {
 		const struct ferry_stream *s = &plan->v[i];
+		bool api = src->ops->name_by_source;
 		if (mode == FERRY_MODE_INCREMENTAL && s->npk == 0)
-			return ferry_err_set(err, FERRY_ECONFIG,
-					     "table \"%s\" of source \"%s\" has no primary key, so an "
-					     "incremental sync cannot upsert it: name one with "
-					     "`ferry source set %s pk.%s=COLUMN[,COLUMN...]`, or run with --full",
-					     s->name, src->name, src->name, s->name);
+			return api ? ferry_err_set(err, FERRY_ECONFIG,
+						   "stream \"%s\" of source \"%s\" has no primary key in its "
+						   "manifest, so an incremental sync cannot upsert it: run it "
+						   "with --full, or declare primary_key (or key_fields) in a "
+						   "manifest of your own (docs/manifest.md)", s->name, src->name)
+				   : ferry_err_set(err, FERRY_ECONFIG,
+						   "table \"%s\" of source \"%s\" has no primary key, so an "
+						   "incremental sync cannot upsert it: name one with "
+						   "`ferry source set \"%s\" --set pk.%s=COLUMN[,COLUMN...]`, "
+						   "or run with --full", s->name, src->name, src->name, s->name);
 		if ((o->since || o->until) && s->cursor < 0)
-			return ferry_err_set(err, FERRY_EUSAGE,
-					     "--since/--until need a cursor column, and stream \"%s\" has "
-					     "none: set one with `ferry source set %s cursor.%s=COLUMN`",
-					     s->name, src->name, s->name);
+			return api ? ferry_err_set(err, FERRY_EUSAGE,
+						   "--since/--until need a cursor, and stream \"%s\" of source "
+						   "\"%s\" has none in its manifest (see docs/builtin-connectors.md "
+						   "for the streams that have one)", s->name, src->name)
+				   : ferry_err_set(err, FERRY_EUSAGE,
+						   "--since/--until need a cursor column, and stream \"%s\" has "
+						   "none: set one with `ferry source set \"%s\" --set "
+						   "cursor.%s=COLUMN`", s->name, src->name, s->name);
 		if (s->ncols == 0 && !src->ops->name_by_source)
 			return ferry_err_set(err, FERRY_ECONFIG, "table \"%s\" has no columns", s->name);
 	}

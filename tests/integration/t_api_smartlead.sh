@@ -235,8 +235,7 @@ for d in pg lite; do
 	assert_contains "$ERR" "activities" "the message names the stream"
 	assert_eq "$TB0" "$(user_tables "$d")" "$d: nothing created or dropped"
 done
-# The message goes on to suggest `ferry source set NAME cursor.activities=COLUMN`,
-# which no API source accepts:
+# The advice must be something that works: no API source takes cursor.STREAM settings.
 expect_exit 2 ferry source set "$SRC" --set cursor.activities=sent_time
 assert_contains "$ERR" 'unknown setting "cursor.activities"'
 expect_exit 2 ferry sync "$SRC" pg activities --since 2024-01-01T00:00:00Z
