@@ -10,6 +10,7 @@
 #include <string.h>
 #include "ferry/copytext.h"
 #include "ferry/err.h"
+#include "util/text.h"
 
 /* Everything but the data buffer back to "no rows, nothing known". */
 static void clear_meta(struct ferry_batch *b)
@@ -78,17 +79,6 @@ void ferry_copy_fields_init(struct ferry_copy_fields *it, const char *line, cons
 	it->end = end;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int ferry_copy_next(struct ferry_copy_fields *it, struct ferry_buf *out, bool *is_null)
 {
 	const char *p = it->p, *end = it->end, *start;
@@ -123,10 +113,10 @@ int ferry_copy_next(struct ferry_copy_fields *it, struct ferry_buf *out, bool *i
 			case 't': c = '\t'; break;
 			case 'v': c = '\v'; break;
 			case 'x':
-				if (p < end && hexval(*p) >= 0) {
-					int v = hexval(*p++);
-					if (p < end && hexval(*p) >= 0)
-						v = v * 16 + hexval(*p++);
+				if (p < end && ferry_hexval(*p) >= 0) {
+					int v = ferry_hexval(*p++);
+					if (p < end && ferry_hexval(*p) >= 0)
+						v = v * 16 + ferry_hexval(*p++);
 					c = (char)v;
 				}
 				break;

@@ -34,6 +34,7 @@
 #include <curl/curl.h>
 #include <sodium.h>
 #include "util/http.h"
+#include "util/text.h"
 
 #define SLEEP_SLICE_MS 50
 #define MAX_REDIRECTS 5
@@ -281,17 +282,6 @@ int ferry_http_urlencode(struct ferry_buf *out, const char *s)
 	return 0;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes s[0..n) ('+' is a space in query strings). Malloc'd. */
 static char *urldecode(const char *s, size_t n)
 {
@@ -300,8 +290,8 @@ static char *urldecode(const char *s, size_t n)
 	if (!out)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			*o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+		if (s[i] == '%' && i + 2 < n && ferry_hexval(s[i + 1]) >= 0 && ferry_hexval(s[i + 2]) >= 0) {
+			*o++ = (char)(ferry_hexval(s[i + 1]) * 16 + ferry_hexval(s[i + 2]));
 			i += 2;
 		} else {
 			*o++ = s[i] == '+' ? ' ' : s[i];

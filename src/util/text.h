@@ -23,6 +23,8 @@ long long ferry_mono_ms(void);
  * 2024-01-31 10:00:00.5, with optional Z or +hh:mm.
  */
 bool ferry_is_timestamp(const char *s);
+/* The value of a hex digit, or -1. */
+int ferry_hexval(int c);
 /* Parses a positive integer with range check; false when not a number or out of [min, max]. */
 bool ferry_parse_ll(const char *s, long long min, long long max, long long *out);
 
