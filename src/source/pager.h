@@ -53,7 +53,6 @@ struct pager {
 	char *cursor;                /* next cursor token */
 	char *next_url;              /* next link */
 	struct ferry_buf last_req;   /* the request just sent (URL + body), for loop detection */
-	unsigned char last_hash[16];
 	long long last_bytes;        /* body bytes of the last page */
 	struct ferry_buf bytes;      /* the last page, as it came */
 	struct jtape tape;           /* the last page, parsed */
