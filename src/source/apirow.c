@@ -107,25 +107,53 @@ bool ar_parse_time(const char *s, long long *us)
 	return true;
 }
 
+/* Writes v as n digits, zero-padded. */
+static char *digits(char *p, long long v, int n)
+{
+	for (int i = n - 1; i >= 0; i--, v /= 10)
+		p[i] = (char)('0' + v % 10);
+	return p + n;
+}
+
+/* Formatted by hand: one per record for every unix_seconds field, printf is too slow. */
 void ar_format_time(long long us, char out[40])
 {
-	long long secs, frac;
-	time_t t;
-	struct tm tm;
-	int n;
+	long long secs, frac, days, sod, z, era, doe, yoe, doy, mp, y, m, d;
+	char *p = out;
 
 	if (us < AR_TIME_MIN_US || us > AR_TIME_MAX_US)
 		us = us < 0 ? AR_TIME_MIN_US : AR_TIME_MAX_US;
 	secs = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
 	frac = us - secs * 1000000;
-	t = (time_t)secs;
-	gmtime_r(&t, &tm);
-	n = snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-		     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-	if (frac)
-		snprintf(out + n, 40 - n, ".%06lldZ", frac);
-	else
-		snprintf(out + n, 40 - n, "Z");
+	days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+	sod = secs - days * 86400;
+	/* civil_from_days (Howard Hinnant's algorithm, proleptic Gregorian) */
+	z = days + 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y = yoe + era * 400 + (m <= 2);
+	p = digits(p, y, 4);
+	*p++ = '-';
+	p = digits(p, m, 2);
+	*p++ = '-';
+	p = digits(p, d, 2);
+	*p++ = 'T';
+	p = digits(p, sod / 3600, 2);
+	*p++ = ':';
+	p = digits(p, sod / 60 % 60, 2);
+	*p++ = ':';
+	p = digits(p, sod % 60, 2);
+	if (frac) {
+		*p++ = '.';
+		p = digits(p, frac, 6);
+	}
+	*p++ = 'Z';
+	*p = '\0';
 }
 
 /* ---- values -------------------------------------------------------------- */
@@ -176,7 +204,7 @@ static bool number_of(const struct ar_val *v, double *d)
 }
 
 /* A unix time (seconds or ms) as microseconds, within years 0001..9999. */
-static bool unix_us(enum mf_type decl, const struct ar_val *v, long long *us)
+bool apirow_unix_us(enum mf_type decl, const struct ar_val *v, long long *us)
 {
 	double d;
 
@@ -275,7 +303,7 @@ bool apirow_cell(enum ar_type t, enum mf_type decl, const struct ar_val *v, stru
 		return true;
 	case AR_TSTZ:
 		if (decl == MF_T_UNIX_SECONDS || decl == MF_T_UNIX_MS) {
-			if (!unix_us(decl, v, &us))
+			if (!apirow_unix_us(decl, v, &us))
 				return false;
 			ar_format_time(us, tb);
 			ferry_buf_adds(out, tb);
@@ -325,7 +353,7 @@ static enum ar_type type_of(enum mf_type decl, const struct ar_val *v)
 	case MF_T_TEXT: return AR_TEXT;
 	case MF_T_JSON: return AR_JSONB;
 	case MF_T_UNIX_SECONDS:
-	case MF_T_UNIX_MS: return unix_us(decl, v, &us) ? AR_TSTZ : AR_TEXT;
+	case MF_T_UNIX_MS: return apirow_unix_us(decl, v, &us) ? AR_TSTZ : AR_TEXT;
 	case MF_T_RFC3339:
 		return v->type == JT_STRING && ar_parse_time(v->s, &us) ? AR_TSTZ : AR_TEXT;
 	case MF_T_DATE:

@@ -100,6 +100,8 @@ const struct ar_val *apirow_value(const struct apirow *a, int col);
  * conversions); false when it does not fit t. NULL JSON -> false.
  */
 bool apirow_cell(enum ar_type t, enum mf_type decl, const struct ar_val *v, struct ferry_buf *out);
+/* A unix_seconds / unix_ms value as microseconds; false when it is not one ferry can write. */
+bool apirow_unix_us(enum mf_type decl, const struct ar_val *v, long long *us);
 /* Appends v as JSON text (strings quoted and escaped). */
 void apirow_json(const struct ar_val *v, struct ferry_buf *out);
 

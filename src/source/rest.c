@@ -875,12 +875,23 @@ static bool in_bounds(struct rest_h *h)
 	const struct ar_col *c;
 	const struct ar_val *v;
 	struct ckey k;
+	long long us;
 	bool ok = true;
 
 	if (!h->ms->cursor_field || h->row.cursor < 0)
 		return true;
 	c = &h->row.cols[h->row.cursor];
 	v = apirow_value(&h->row, h->row.cursor);
+	memset(&k, 0, sizeof(k));
+	if (c->type == AR_TSTZ && apirow_unix_us(c->decl, v, &us)) {
+		/* the common case (Stripe's created): compare before formatting anything */
+		k.kind = 1;
+		k.num = (double)us;
+		if ((h->lo.kind && key_cmp(&k, &h->lo) < 0) || (h->hi.kind && key_cmp(&k, &h->hi) >= 0))
+			return false;
+		if (h->max.kind && key_cmp(&k, &h->max) <= 0)
+			return true;
+	}
 	ferry_buf_reset(&h->cell);
 	if (!apirow_cell(c->type == AR_UNKNOWN ? AR_TEXT : c->type, c->decl, v, &h->cell) ||
 	    !key_of_text(c->decl, h->cell.data, &k))
