@@ -141,6 +141,31 @@ assert_match "${ERR,,}" 'max_response_bytes|too (big|large)|larger than|exceeds'
 assert_eq "$SMALL" "$(pg_sum wh wm_small_items 'id, name, _ferry_synced_at')" "wm_small_items unchanged"
 unchanged "oversized body"
 
+# ---------------------------------------------------------------- streams in parallel
+# Each lane answers after 0.7 s. With concurrency 2 the second stream's request
+# reaches the server while the first one is still waiting for its answer; with
+# concurrency 1 only after it. (WireMock's journal: when each request arrived.)
+lane_gap_ms() {
+	wm GET /requests | jq '[.requests[] | select(.request.url | startswith("/lane-"))
+		| .request.loggedDate] | sort | .[1] - .[0]'
+}
+note "concurrency 2: two streams are read at once"
+run ferry source add wm_par --type rest --set manifest="$MANIFEST" --set base_url="$WM" \
+	--set concurrency=2
+wm_clear
+run ferry_to 60 sync wm_par wh lane_a lane_b --json
+assert_eq "2|2" "$(q wh 'SELECT (SELECT count(*) FROM wm_par_lane_a), (SELECT count(*) FROM wm_par_lane_b)')"
+gap=$(lane_gap_ms)
+[ "$gap" -lt 600 ] || fail "concurrency 2: the second stream was asked for $gap ms after the first (expected at once)"
+note "concurrency 1: one stream after the other"
+run ferry source add wm_seq --type rest --set manifest="$MANIFEST" --set base_url="$WM" \
+	--set concurrency=1
+wm_clear
+run ferry_to 60 sync wm_seq wh lane_a lane_b --json
+assert_eq "2|2" "$(q wh 'SELECT (SELECT count(*) FROM wm_seq_lane_a), (SELECT count(*) FROM wm_seq_lane_b)')"
+gap=$(lane_gap_ms)
+[ "$gap" -ge 650 ] || fail "concurrency 1: the second stream was asked for only $gap ms after the first"
+
 # ---------------------------------------------------------------- bad input
 note "unknown stream: exit 2, the available streams listed"
 expect_exit 2 ferry sync wm wh nosuch
