@@ -458,6 +458,7 @@ struct rest_h {
 	long long batch_rows, batch_bytes;
 	long long total;
 	bool done;
+	bool beyond;               /* a record past the bounds in the order the API sorts by */
 };
 
 static bool time_decl(enum mf_type t)
@@ -887,8 +888,14 @@ static bool in_bounds(struct rest_h *h)
 		/* the common case (Stripe's created): compare before formatting anything */
 		k.kind = 1;
 		k.num = (double)us;
-		if ((h->lo.kind && key_cmp(&k, &h->lo) < 0) || (h->hi.kind && key_cmp(&k, &h->hi) >= 0))
+		if (h->lo.kind && key_cmp(&k, &h->lo) < 0) {
+			h->beyond = h->ms->cursor_order == MF_ORDER_DESC;
 			return false;
+		}
+		if (h->hi.kind && key_cmp(&k, &h->hi) >= 0) {
+			h->beyond = h->ms->cursor_order == MF_ORDER_ASC;
+			return false;
+		}
 		if (h->max.kind && key_cmp(&k, &h->max) <= 0)
 			return true;
 	}
@@ -896,10 +903,14 @@ static bool in_bounds(struct rest_h *h)
 	if (!apirow_cell(c->type == AR_UNKNOWN ? AR_TEXT : c->type, c->decl, v, &h->cell) ||
 	    !key_of_text(c->decl, h->cell.data, &k))
 		return true; /* no cursor value: nothing to filter on */
-	if (h->lo.kind && key_cmp(&k, &h->lo) < 0)
+	if (h->lo.kind && key_cmp(&k, &h->lo) < 0) {
 		ok = false;
-	if (h->hi.kind && key_cmp(&k, &h->hi) >= 0)
+		h->beyond = h->ms->cursor_order == MF_ORDER_DESC;
+	}
+	if (h->hi.kind && key_cmp(&k, &h->hi) >= 0) {
 		ok = false;
+		h->beyond = h->ms->cursor_order == MF_ORDER_ASC;
+	}
 	if (ok && (!h->max.kind || key_cmp(&k, &h->max) > 0)) {
 		key_free(&h->max);
 		h->max = k;
@@ -949,8 +960,19 @@ static int rest_read(struct ferry_source *src, void *hv, struct ferry_batch *out
 				return rc;
 		}
 		h->cur = jt_sibling(&h->pg.tape, h->recs, h->cur);
-		if (!in_bounds(h))
+		if (!in_bounds(h)) {
+			/*
+			 * Sorted by the cursor and past the bound: the rest of the
+			 * stream is too, so no more pages are asked for.
+			 */
+			if (h->beyond && !h->ms->parent) {
+				pager_release(&h->pg);
+				h->paging = false;
+				h->recs = h->cur = -1;
+				h->done = true;
+			}
 			continue;
+		}
 		if (h->ms->nkey_fields) {
 			unsigned char key[32];
 			if (sodium_hex2bin(key, 32, h->key_hex, 64, NULL, NULL, NULL))
