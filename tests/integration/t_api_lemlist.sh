@@ -192,18 +192,7 @@ snapshot
 DEL_KEYS=$((KEYS0 - $(jf "$DS" .activity_keys)))
 [ "$DEL_KEYS" -ge 3 ] || fail "3 deleted leads should take at least their 3 emailsSent with them, took $DEL_KEYS"
 for d in pg lite; do
-	if [ "$d" = pg ]; then
-		run ferry sync "$SRC" pg --full --json --backup-retention 0
-		got=$(jf "$OUT" '.streams | map("\(.name)=\(.deleted)") | join(" ")')
-		JOB=$(jf "$OUT" .job_id)
-	else
-		run ferry sync "$SRC" lite --full --backup-retention 0
-		got=$(report_deleted "$OUT")
-		JOB=$(grep -oE '^job [0-9]+' <<<"$OUT" | cut -d' ' -f2)
-	fi
-	assert_eq "campaigns=0 leads=3 activities=$DEL_KEYS" "$got" "$d: deleted rows counted per stream"
-	run ferry job show "$JOB"
-	assert_eq "$got" "$(report_deleted "$OUT")" "$d: ferry job show $JOB: the same DELETED counts"
+	full_deleted "$d" "campaigns=0 leads=3 activities=$DEL_KEYS"
 	assert_eq 0 "$(dq "$d" "SELECT count(*) FROM ${T}_leads WHERE _id IN ('$(jf "$DEL" '.removed.leads | join("'"','"'")')')")" \
 		"$d: the deleted leads are gone"
 	same_as_api "$d"

@@ -180,6 +180,25 @@ report_deleted() {
 	     col && NF >= col { printf "%s%s=%s", sep, $1, $col; sep = " " }' <<<"$1"
 }
 
+# full_deleted DEST WANT: `ferry sync "$SRC" DEST --full` reports WANT ("stream=N
+# ..."), the rows it deleted per stream: in --json for pg, in the human report's
+# DELETED column for lite; `ferry job show` says the same.
+full_deleted() {
+	local d=$1 want=$2 got job
+	if [ "$d" = pg ]; then
+		run ferry sync "$SRC" pg --full --json --backup-retention 0
+		got=$(jf "$OUT" '.streams | map("\(.name)=\(.deleted)") | join(" ")')
+		job=$(jf "$OUT" .job_id)
+	else
+		run ferry sync "$SRC" lite --full --backup-retention 0
+		got=$(report_deleted "$OUT")
+		job=$(grep -oE '^job [0-9]+' <<<"$OUT" | cut -d' ' -f2)
+	fi
+	assert_eq "$want" "$got" "$d: deleted rows counted per stream"
+	run ferry job show "$job"
+	assert_eq "$got" "$(report_deleted "$OUT")" "$d: ferry job show $job: the same DELETED counts"
+}
+
 # lines CMD...: CMD's output lines joined with spaces.
 lines() { "$@" | paste -sd ' ' -; }
 
