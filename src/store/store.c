@@ -48,6 +48,9 @@ static const char *const migrations[] = {
 	"ALTER TABLE job_streams ADD COLUMN pages INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE job_streams ADD COLUMN duplicates INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE job_streams ADD COLUMN collisions INTEGER NOT NULL DEFAULT 0;",
+	/* 3: API tokens for `ferry serve`, stored as hashes (server/token.h) */
+	"CREATE TABLE tokens (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, hash TEXT NOT NULL UNIQUE,"
+	"  created_at TEXT NOT NULL, last_used_at TEXT, revoked_at TEXT);",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -678,21 +681,46 @@ static json_t *job_row_json(struct ferry_store *s, sqlite3_stmt *st)
 			 "options", opts ? opts : json_null(), "streams", job_streams_json(s, id));
 }
 
-int ferry_store_jobs(struct ferry_store *s, int limit, json_t **out, struct ferry_err *err)
+int ferry_store_jobs_with(struct ferry_store *s, int limit, const char *status, json_t **out,
+			  struct ferry_err *err)
 {
 	sqlite3_stmt *st;
 	json_t *arr;
 	int rc;
 
-	if ((rc = prepare(s, "SELECT " JOB_COLS " FROM jobs ORDER BY id DESC LIMIT ?", &st, err)))
+	if ((rc = prepare(s, "SELECT " JOB_COLS " FROM jobs WHERE ?1 IS NULL OR status = ?1 "
+			     "ORDER BY id DESC LIMIT ?2", &st, err)))
 		return rc;
-	sqlite3_bind_int(st, 1, limit > 0 ? limit : -1);
+	sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, limit > 0 ? limit : -1);
 	arr = json_array();
 	while (sqlite3_step(st) == SQLITE_ROW)
 		json_array_append_new(arr, job_row_json(s, st));
 	sqlite3_finalize(st);
 	*out = arr;
 	return 0;
+}
+
+int ferry_store_jobs(struct ferry_store *s, int limit, json_t **out, struct ferry_err *err)
+{
+	return ferry_store_jobs_with(s, limit, NULL, out, err);
+}
+
+int ferry_store_jobs_count(struct ferry_store *s, const char *status, long long *n,
+			   struct ferry_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = prepare(s, "SELECT count(*) FROM jobs WHERE status = ?", &st, err)))
+		return rc;
+	sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*n = sqlite3_column_int64(st, 0);
+	else
+		rc = db_err(s, err, "counting jobs");
+	sqlite3_finalize(st);
+	return rc;
 }
 
 int ferry_store_job(struct ferry_store *s, long long job_id, json_t **out, struct ferry_err *err)
@@ -732,6 +760,169 @@ int ferry_store_state_set(struct ferry_store *s, const char *source_id, const ch
 	sqlite3_bind_text(st, 6, now, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_err(s, err, "saving stream state");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* ---- API tokens ---- */
+
+int ferry_store_token_create(struct ferry_store *s, const char *name, const char *hash,
+			     char id_out[32], struct ferry_err *err)
+{
+	sqlite3_stmt *st;
+	char now[32];
+	int rc;
+
+	if ((rc = prepare(s, "SELECT id FROM tokens WHERE name = ?", &st, err)))
+		return rc;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		rc = ferry_err_set(err, FERRY_EUSAGE,
+				   "a token named \"%s\" already exists (id %s): choose another name, "
+				   "or revoke it first with `ferry token revoke %s`",
+				   name, sqlite3_column_text(st, 0), name);
+		sqlite3_finalize(st);
+		return rc;
+	}
+	sqlite3_finalize(st);
+
+	ferry_now_iso(now);
+	ferry_random_id("tok_", id_out, 32);
+	if ((rc = prepare(s, "INSERT INTO tokens (id, name, hash, created_at) VALUES (?, ?, ?, ?)",
+			  &st, err)))
+		return rc;
+	sqlite3_bind_text(st, 1, id_out, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, now, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(s, err, "saving the token");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int ferry_store_tokens(struct ferry_store *s, json_t **out, struct ferry_err *err)
+{
+	sqlite3_stmt *st;
+	json_t *arr;
+	int rc;
+
+	/* Never the hash: nothing outside the auth check needs it. */
+	if ((rc = prepare(s, "SELECT id, name, created_at, last_used_at, revoked_at FROM tokens "
+			     "ORDER BY name", &st, err)))
+		return rc;
+	arr = json_array();
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(arr, json_pack("{s:o, s:o, s:o, s:o, s:o}",
+						     "id", col_json(st, 0), "name", col_json(st, 1),
+						     "created_at", col_json(st, 2),
+						     "last_used_at", col_json(st, 3),
+						     "revoked_at", col_json(st, 4)));
+	sqlite3_finalize(st);
+	*out = arr;
+	return 0;
+}
+
+static int token_unknown(struct ferry_store *s, const char *name_or_id, struct ferry_err *err)
+{
+	json_t *all = NULL, *t;
+	const char **names = NULL;
+	const char *best = NULL;
+	size_t i, n;
+	int rc;
+
+	if ((rc = ferry_store_tokens(s, &all, err)))
+		return rc;
+	n = json_array_size(all);
+	names = calloc(n + 1, sizeof(*names));
+	json_array_foreach(all, i, t)
+		if (names)
+			names[i] = json_string_value(json_object_get(t, "name"));
+	if (names)
+		best = ferry_closest(name_or_id, names, (int)n);
+	if (best)
+		ferry_err_set(err, FERRY_ENOTFOUND,
+			      "unknown token \"%s\": did you mean \"%s\"? (see `ferry token list`)",
+			      name_or_id, best);
+	else if (n)
+		ferry_err_set(err, FERRY_ENOTFOUND, "unknown token \"%s\" (see `ferry token list`)",
+			      name_or_id);
+	else
+		ferry_err_set(err, FERRY_ENOTFOUND,
+			      "unknown token \"%s\": there are none yet (create one with "
+			      "`ferry token create NAME`)", name_or_id);
+	free(names);
+	json_decref(all);
+	return FERRY_ENOTFOUND;
+}
+
+int ferry_store_token_revoke(struct ferry_store *s, const char *name_or_id, char id_out[32],
+			     bool *already, struct ferry_err *err)
+{
+	sqlite3_stmt *st;
+	char now[32];
+	int rc;
+
+	if ((rc = prepare(s, "SELECT id, revoked_at FROM tokens WHERE id = ?1 OR name = ?1 "
+			     "ORDER BY id = ?1 DESC LIMIT 1", &st, err)))
+		return rc;
+	sqlite3_bind_text(st, 1, name_or_id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return token_unknown(s, name_or_id, err);
+	}
+	snprintf(id_out, 32, "%s", (const char *)sqlite3_column_text(st, 0));
+	*already = sqlite3_column_type(st, 1) != SQLITE_NULL;
+	sqlite3_finalize(st);
+	if (*already)
+		return 0;
+
+	ferry_now_iso(now);
+	if ((rc = prepare(s, "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+			  &st, err)))
+		return rc;
+	sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, id_out, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(s, err, "revoking the token");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int ferry_store_token_find(struct ferry_store *s, const char *hash, char id_out[32],
+			   long long *idle_s, struct ferry_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = prepare(s, "SELECT id, CAST((julianday('now') - julianday(last_used_at)) * 86400 "
+			     "AS INTEGER) FROM tokens WHERE hash = ? AND revoked_at IS NULL", &st, err)))
+		return rc;
+	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(id_out, 32, "%s", (const char *)sqlite3_column_text(st, 0));
+		*idle_s = sqlite3_column_type(st, 1) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 1);
+	} else {
+		/* No name in the message: the caller only knows a hash, and says 401. */
+		rc = ferry_err_set(err, FERRY_ENOTFOUND, "no such token, or it was revoked");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int ferry_store_token_touch(struct ferry_store *s, const char *id, struct ferry_err *err)
+{
+	sqlite3_stmt *st;
+	char now[32];
+	int rc;
+
+	ferry_now_iso(now);
+	if ((rc = prepare(s, "UPDATE tokens SET last_used_at = ? WHERE id = ?", &st, err)))
+		return rc;
+	sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_err(s, err, "recording the token's use");
 	sqlite3_finalize(st);
 	return rc;
 }

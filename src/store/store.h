@@ -100,10 +100,43 @@ int ferry_store_job_end(struct ferry_store *s, long long job_id, const char *sta
 /* Jobs newest first as a JSON array (limit <= 0: all). */
 int ferry_store_jobs(struct ferry_store *s, int limit, json_t **out, struct ferry_err *err);
 int ferry_store_job(struct ferry_store *s, long long job_id, json_t **out, struct ferry_err *err);
+/* Like ferry_store_jobs, only jobs with status when status is not NULL. */
+int ferry_store_jobs_with(struct ferry_store *s, int limit, const char *status, json_t **out,
+			  struct ferry_err *err);
+/* How many jobs have status ("queued": the queue depth). */
+int ferry_store_jobs_count(struct ferry_store *s, const char *status, long long *n,
+			   struct ferry_err *err);
 
 /* Mirror of a destination's cursor, for display. */
 int ferry_store_state_set(struct ferry_store *s, const char *source_id, const char *dest_id,
 			  const char *ns, const char *stream, const char *cursor,
 			  struct ferry_err *err);
+
+/*
+ * ---- API tokens (server/token.h) ----
+ *
+ * Only a token's hash is stored; no call here returns it. A revoked token
+ * stays listed (with revoked_at) so its name keeps telling what it was.
+ */
+
+/* Records a token by its hash; FERRY_EUSAGE when the name is taken. id_out gets "tok_…". */
+int ferry_store_token_create(struct ferry_store *s, const char *name, const char *hash,
+			     char id_out[32], struct ferry_err *err);
+/* Tokens by name as a JSON array of {id, name, created_at, last_used_at, revoked_at}. */
+int ferry_store_tokens(struct ferry_store *s, json_t **out, struct ferry_err *err);
+/*
+ * Revokes by name or id. FERRY_ENOTFOUND with a "did you mean" when unknown;
+ * *already is set (and nothing changes) when it was revoked before.
+ */
+int ferry_store_token_revoke(struct ferry_store *s, const char *name_or_id, char id_out[32],
+			     bool *already, struct ferry_err *err);
+/*
+ * The live (not revoked) token with this hash: its id, and the seconds since
+ * it was last used (-1: never). FERRY_ENOTFOUND otherwise.
+ */
+int ferry_store_token_find(struct ferry_store *s, const char *hash, char id_out[32],
+			   long long *idle_s, struct ferry_err *err);
+/* Sets last_used_at to now. */
+int ferry_store_token_touch(struct ferry_store *s, const char *id, struct ferry_err *err);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * test_store.c - the state store: migrations, entities by name or id,
- * "did you mean", sealed settings, jobs, interrupted jobs, newer schema refused.
+ * "did you mean", sealed settings, jobs, interrupted jobs, newer schema refused,
+ * API tokens (hash only, revoke, find, touch), jobs by status.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -121,11 +122,96 @@ static void interrupted_and_newer(void **state)
 	assert_non_null(strstr(e.msg, "newer ferry"));
 }
 
+static void tokens(void **state)
+{
+	struct ferry_store *s;
+	struct ferry_err e = {0};
+	char id[32], id2[32], rid[32];
+	long long idle;
+	bool already;
+	json_t *list;
+	char *dump;
+
+	assert_int_equal(ferry_store_open(path, &s, &e), 0);
+	assert_int_equal(ferry_store_schema_version(), 3);
+	/* Revoking when there are none says how to create one. */
+	assert_int_equal(ferry_store_token_revoke(s, "ci", rid, &already, &e), FERRY_ENOTFOUND);
+	assert_non_null(strstr(e.msg, "ferry token create"));
+
+	assert_int_equal(ferry_store_token_create(s, "ci", "hash-of-ci", id, &e), 0);
+	assert_memory_equal(id, "tok_", 4);
+	assert_int_equal(ferry_store_token_create(s, "ci", "hash-other", id2, &e), FERRY_EUSAGE);
+	assert_non_null(strstr(e.msg, "already exists"));
+	assert_int_equal(ferry_store_token_create(s, "cron", "hash-of-cron", id2, &e), 0);
+
+	/* Listed by name, never with the hash. */
+	assert_int_equal(ferry_store_tokens(s, &list, &e), 0);
+	assert_int_equal(json_array_size(list), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "name")), "ci");
+	assert_true(json_is_null(json_object_get(json_array_get(list, 0), "last_used_at")));
+	dump = json_dumps(list, 0);
+	assert_null(strstr(dump, "hash-of"));
+	free(dump);
+	json_decref(list);
+
+	/* Found by hash; never used yet; touched. */
+	assert_int_equal(ferry_store_token_find(s, "hash-of-ci", rid, &idle, &e), 0);
+	assert_string_equal(rid, id);
+	assert_int_equal(idle, -1);
+	assert_int_equal(ferry_store_token_touch(s, id, &e), 0);
+	assert_int_equal(ferry_store_token_find(s, "hash-of-ci", rid, &idle, &e), 0);
+	assert_true(idle >= 0 && idle < 5);
+	assert_int_equal(ferry_store_token_find(s, "hash-nope", rid, &idle, &e), FERRY_ENOTFOUND);
+
+	/* Revoke by name, then by id again: the second time says it already was. */
+	assert_int_equal(ferry_store_token_revoke(s, "ci", rid, &already, &e), 0);
+	assert_false(already);
+	assert_string_equal(rid, id);
+	assert_int_equal(ferry_store_token_revoke(s, id, rid, &already, &e), 0);
+	assert_true(already);
+	assert_int_equal(ferry_store_token_find(s, "hash-of-ci", rid, &idle, &e), FERRY_ENOTFOUND);
+	assert_int_equal(ferry_store_token_find(s, "hash-of-cron", rid, &idle, &e), 0);
+	/* Unknown: the closest name. */
+	assert_int_equal(ferry_store_token_revoke(s, "crno", rid, &already, &e), FERRY_ENOTFOUND);
+	assert_non_null(strstr(e.msg, "did you mean \"cron\""));
+	ferry_store_close(s);
+}
+
+static void jobs_by_status(void **state)
+{
+	struct ferry_store *s;
+	struct ferry_err e = {0};
+	long long a, b, n = -1;
+	json_t *j;
+
+	assert_int_equal(ferry_store_open(path, &s, &e), 0);
+	assert_int_equal(ferry_store_job_begin(s, NULL, "src_1", "a", "dst_1", "b", "full", NULL, &a, &e), 0);
+	assert_int_equal(ferry_store_job_begin(s, NULL, "src_1", "a", "dst_1", "b", "full", NULL, &b, &e), 0);
+	assert_int_equal(ferry_store_job_end(s, a, "succeeded", NULL, NULL, &e), 0);
+	assert_int_equal(ferry_store_jobs_with(s, 0, "running", &j, &e), 0);
+	assert_int_equal(json_array_size(j), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(j, 0), "id")), b);
+	json_decref(j);
+	assert_int_equal(ferry_store_jobs_with(s, 0, NULL, &j, &e), 0);
+	assert_int_equal(json_array_size(j), 2);
+	json_decref(j);
+	assert_int_equal(ferry_store_jobs_with(s, 1, NULL, &j, &e), 0);
+	assert_int_equal(json_array_size(j), 1);
+	json_decref(j);
+	assert_int_equal(ferry_store_jobs_count(s, "queued", &n, &e), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(ferry_store_jobs_count(s, "running", &n, &e), 0);
+	assert_int_equal(n, 1);
+	ferry_store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(entities, setup, NULL),
 		cmocka_unit_test_teardown(interrupted_and_newer, teardown),
+		cmocka_unit_test_setup_teardown(tokens, setup, teardown),
+		cmocka_unit_test_setup_teardown(jobs_by_status, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
