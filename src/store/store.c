@@ -778,9 +778,9 @@ int ferry_store_token_create(struct ferry_store *s, const char *name, const char
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		rc = ferry_err_set(err, FERRY_EUSAGE,
-				   "a token named \"%s\" already exists (id %s): choose another name, "
-				   "or revoke it first with `ferry token revoke %s`",
-				   name, sqlite3_column_text(st, 0), name);
+				   "a token named \"%s\" already exists (id %s): choose another name "
+				   "(names of revoked tokens stay taken; see `ferry token list`)",
+				   name, sqlite3_column_text(st, 0));
 		sqlite3_finalize(st);
 		return rc;
 	}
