@@ -72,6 +72,7 @@ int cmd_doctor(struct cli *c, int argc, char **argv);
 int cmd_keygen(struct cli *c, int argc, char **argv);
 int cmd_connection(struct cli *c, int argc, char **argv);
 int cmd_token(struct cli *c, int argc, char **argv);
+int cmd_serve(struct cli *c, int argc, char **argv);
 
 /* Shared by sync and doctor: opens a stored source / destination (secrets decrypted). */
 struct cli_source {

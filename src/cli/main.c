@@ -22,6 +22,7 @@ static const struct cli_command commands[] = {
 	{"export", cmd_export, "print the configuration as YAML (secrets as ${...})"},
 	{"doctor", cmd_doctor, "check the state store, the key and every connection"},
 	{"keygen", cmd_keygen, "print a new FERRY_ENCRYPTION_KEY"},
+	{"serve", cmd_serve, "run the HTTP API: `ferry serve --listen 127.0.0.1:8080`"},
 	{"token", cmd_token, "create, list or revoke API tokens for `ferry serve`"},
 	{NULL, NULL, NULL},
 };

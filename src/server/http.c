@@ -1,0 +1,718 @@
+/*
+ * http.c - the HTTP API server: listening socket, request life cycle, auth,
+ * route table, JSON answers and errors (see http.h).
+ *
+ * libmicrohttpd calls the access handler several times per request: once
+ * when the headers are in (we find the route, check the token and the
+ * announced body size here, so a refused request costs no body reading), once
+ * per piece of body (kept in a capped buffer), and once at the end (the
+ * handler runs and the answer is queued). The per-request state lives in
+ * struct req, freed by the completion callback.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include "ferry/buf.h"
+#include "server/http.h"
+#include "server/token.h"
+#include "store/store.h"
+#include "util/text.h"
+
+#define MAX_PARAMS 4
+#define DISCARD_MAX (8 * FERRY_HTTP_MAX_BODY)  /* then a too-big body's connection is closed */
+#define TOUCH_EVERY_S 60    /* last_used_at moves at most once a minute per token */
+
+struct ferry_server {
+	struct MHD_Daemon *daemon;
+	char *db_path;
+	char url[96];
+	pthread_key_t store_key;   /* this thread's struct ferry_store * */
+	bool key_made;
+};
+
+struct req;
+
+struct route {
+	const char *method;
+	const char *pattern;
+	void (*fn)(struct req *r);
+	const char *const *fields;  /* body fields the route accepts (NULL: none) */
+};
+
+struct req {
+	struct ferry_server *srv;
+	struct MHD_Connection *conn;
+	const char *method;
+	const char *path;
+	const struct route *route;
+	char params[MAX_PARAMS][128];
+	struct ferry_buf body;
+	json_t *json;               /* the parsed body, when there is one */
+	bool answered;              /* a response is queued: ignore the rest */
+	bool too_big;               /* the body passed the cap: discard the rest */
+	size_t received;            /* body bytes so far */
+	/* the answer */
+	unsigned status;
+	json_t *out;
+	char allow[40];             /* for 405: the methods the path has */
+};
+
+/* ---- answers ---- */
+
+static void answer(struct req *r, unsigned status, json_t *out)
+{
+	json_decref(r->out);
+	r->status = status;
+	r->out = out;
+}
+
+static void http_error(struct req *r, unsigned status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void http_error(struct req *r, unsigned status, const char *code, const char *fmt, ...)
+{
+	char msg[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	answer(r, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
+}
+
+/* A failure of ferry itself (the store): 500, and one line on stderr for the operator. */
+static void internal_error(struct req *r, const struct ferry_err *err)
+{
+	fprintf(stderr, "ferry serve: %s %s: %s\n", r->method, r->path, err->msg);
+	http_error(r, err->code == FERRY_ESTORE && err->retryable ? 503 : 500,
+		   err->code == FERRY_ESTORE ? "store_error" : "internal_error", "%s", err->msg);
+}
+
+static enum MHD_Result send_answer(struct req *r)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	char *text;
+
+	if (!r->out)
+		http_error(r, 500, "internal_error", "the handler gave no answer (a bug in ferry)");
+	text = json_dumps(r->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (!text)
+		return MHD_NO;
+	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (r->status == 401)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+	if (r->status == 405 && r->allow[0])
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	ret = MHD_queue_response(r->conn, r->status, resp);
+	MHD_destroy_response(resp);
+	r->answered = true;
+	return ret;
+}
+
+/* ---- the store, one handle per thread ---- */
+
+static void close_thread_store(void *p)
+{
+	ferry_store_close(p);
+}
+
+static struct ferry_store *thread_store(struct ferry_server *s, struct ferry_err *err)
+{
+	struct ferry_store *st = pthread_getspecific(s->store_key);
+
+	if (st)
+		return st;
+	if (ferry_store_open(s->db_path, &st, err))
+		return NULL;
+	if (pthread_setspecific(s->store_key, st)) {
+		ferry_store_close(st);
+		ferry_err_set(err, FERRY_ENOMEM, "out of memory keeping a store handle");
+		return NULL;
+	}
+	return st;
+}
+
+/* ---- auth ---- */
+
+/* True when the request carries a live token; otherwise answers 401. */
+static bool authorized(struct req *r)
+{
+	const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+						    MHD_HTTP_HEADER_AUTHORIZATION);
+	char hash[FERRY_TOKEN_HASH_LEN + 1], id[32];
+	struct ferry_err err = {0};
+	struct ferry_store *st;
+	long long idle;
+	int rc;
+
+	if (!h || !*h) {
+		http_error(r, 401, "unauthorized",
+			   "this route needs an \"Authorization: Bearer <token>\" header "
+			   "(create a token with `ferry token create NAME`)");
+		return false;
+	}
+	if (strncasecmp(h, "Bearer ", 7)) {
+		http_error(r, 401, "unauthorized",
+			   "the Authorization header must be \"Bearer <token>\" (another scheme was sent)");
+		return false;
+	}
+	h += 7;
+	while (*h == ' ')
+		h++;
+	/* Never echo what was sent: it may be a real token with a typo. */
+	if (!ferry_token_well_formed(h)) {
+		http_error(r, 401, "unauthorized",
+			   "the bearer token is not a ferry token (they start with \"fy_\"; "
+			   "see `ferry token list`)");
+		return false;
+	}
+	ferry_token_hash(h, hash);
+	if (!(st = thread_store(r->srv, &err))) {
+		internal_error(r, &err);
+		return false;
+	}
+	rc = ferry_store_token_find(st, hash, id, &idle, &err);
+	if (rc == FERRY_ENOTFOUND) {
+		http_error(r, 401, "unauthorized",
+			   "the bearer token is unknown or revoked (see `ferry token list`; "
+			   "create a new one with `ferry token create NAME`)");
+		return false;
+	}
+	if (rc) {
+		internal_error(r, &err);
+		return false;
+	}
+	/* A busy token would otherwise write to the store on every request. */
+	if ((idle < 0 || idle >= TOUCH_EVERY_S) && ferry_store_token_touch(st, id, &err))
+		fprintf(stderr, "ferry serve: %s\n", err.msg);
+	return true;
+}
+
+/* ---- helpers for handlers ---- */
+
+static const char *query(struct req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+struct unknown_arg {
+	const char *const *known;
+	const char *bad;
+};
+
+static enum MHD_Result find_unknown_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+					const char *value)
+{
+	struct unknown_arg *u = cls;
+	int i;
+
+	for (i = 0; u->known[i]; i++)
+		if (!strcmp(key, u->known[i]))
+			return MHD_YES;
+	u->bad = key;
+	return MHD_NO;
+}
+
+/* True when every query parameter is one of known; otherwise answers 400 naming it. */
+static bool query_known(struct req *r, const char *const *known)
+{
+	struct unknown_arg u = {known, NULL};
+
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, find_unknown_arg, &u);
+	if (!u.bad)
+		return true;
+	http_error(r, 400, "unknown_parameter", "unknown query parameter \"%.100s\" for %s %s",
+		   u.bad, r->method, r->route->pattern);
+	return false;
+}
+
+/* A positive integer id from a path segment; answers 404 otherwise. */
+static bool job_id_param(struct req *r, const char *s, long long *id)
+{
+	const char *p;
+
+	for (p = s; *p >= '0' && *p <= '9'; p++)
+		;
+	if (*p || !ferry_parse_ll(s, 1, 0x7fffffffffffffffLL, id)) {
+		http_error(r, 404, "not_found", "unknown job \"%.100s\" (job ids are numbers; "
+			   "see GET /api/v1/jobs)", s);
+		return false;
+	}
+	return true;
+}
+
+static struct ferry_store *store_or_answer(struct req *r)
+{
+	struct ferry_err err = {0};
+	struct ferry_store *st = thread_store(r->srv, &err);
+
+	if (!st)
+		internal_error(r, &err);
+	return st;
+}
+
+/* ---- handlers ---- */
+
+static void h_health(struct req *r)
+{
+	struct ferry_err err = {0};
+	struct ferry_store *st = thread_store(r->srv, &err);
+	long long queued = 0;
+	char store[600];
+
+	if (st && !ferry_store_jobs_count(st, "queued", &queued, &err))
+		snprintf(store, sizeof(store), "ok");
+	else
+		snprintf(store, sizeof(store), "error: %s", err.msg);
+	answer(r, strcmp(store, "ok") ? 503 : 200,
+	       json_pack("{s:s, s:s, s:s, s:I}", "status", strcmp(store, "ok") ? "degraded" : "ok",
+			 "version", FERRY_VERSION, "store", store, "queue_depth", (json_int_t)queued));
+}
+
+static const char *const job_statuses[] = {"queued", "running", "succeeded", "failed",
+					   "cancelled", NULL};
+
+static void h_jobs(struct req *r)
+{
+	static const char *const known[] = {"limit", "status", NULL};
+	struct ferry_err err = {0};
+	struct ferry_store *st;
+	const char *lim = query(r, "limit"), *status = query(r, "status");
+	long long limit = 50;
+	json_t *jobs;
+	int i;
+
+	if (!query_known(r, known))
+		return;
+	if (lim && !ferry_parse_ll(lim, 1, 1000, &limit)) {
+		http_error(r, 400, "invalid_parameter",
+			   "limit must be a whole number from 1 to 1000, not \"%.40s\"", lim);
+		return;
+	}
+	if (status) {
+		for (i = 0; job_statuses[i] && strcmp(status, job_statuses[i]); i++)
+			;
+		if (!job_statuses[i]) {
+			http_error(r, 400, "invalid_parameter",
+				   "status must be queued, running, succeeded, failed or cancelled, "
+				   "not \"%.40s\"", status);
+			return;
+		}
+	}
+	if (!(st = store_or_answer(r)))
+		return;
+	if (ferry_store_jobs_with(st, (int)limit, status, &jobs, &err)) {
+		internal_error(r, &err);
+		return;
+	}
+	answer(r, 200, json_pack("{s:o}", "jobs", jobs));
+}
+
+/* The job of the {id} parameter, or NULL after answering 404 or 500. */
+static json_t *job_of(struct req *r)
+{
+	struct ferry_err err = {0};
+	struct ferry_store *st;
+	long long id;
+	json_t *job;
+	int rc;
+
+	if (!job_id_param(r, r->params[0], &id) || !(st = store_or_answer(r)))
+		return NULL;
+	rc = ferry_store_job(st, id, &job, &err);
+	if (rc == FERRY_ENOTFOUND) {
+		http_error(r, 404, "not_found", "unknown job %lld (see GET /api/v1/jobs)", id);
+		return NULL;
+	}
+	if (rc) {
+		internal_error(r, &err);
+		return NULL;
+	}
+	return job;
+}
+
+static void h_job(struct req *r)
+{
+	static const char *const known[] = {NULL};
+	json_t *job;
+
+	if (query_known(r, known) && (job = job_of(r)))
+		answer(r, 200, job);
+}
+
+static void h_job_cancel(struct req *r)
+{
+	json_t *job = job_of(r);
+	const char *status;
+
+	if (!job)
+		return;
+	status = json_string_value(json_object_get(job, "status"));
+	if (status && strcmp(status, "queued") && strcmp(status, "running"))
+		http_error(r, 409, "conflict", "job %s already ended (%s): there is nothing to cancel",
+			   r->params[0], status);
+	else
+		/* Jobs run in the `ferry sync` process that started them until the job queue exists. */
+		http_error(r, 501, "not_implemented",
+			   "job %s is %s in another ferry process; cancelling it over HTTP needs the "
+			   "job queue, which this ferry does not have yet (stop that process instead)",
+			   r->params[0], status ? status : "running");
+	json_decref(job);
+}
+
+static const struct route routes[] = {
+	{"GET", "/health", h_health, NULL},
+	{"GET", "/api/v1/jobs", h_jobs, NULL},
+	{"GET", "/api/v1/jobs/{id}", h_job, NULL},
+	{"POST", "/api/v1/jobs/{id}/cancel", h_job_cancel, NULL},
+};
+#define NROUTES ((int)(sizeof(routes) / sizeof(routes[0])))
+
+/* ---- routing ---- */
+
+int ferry_http_match(const char *pattern, const char *path, char params[][128], int nparams)
+{
+	const char *p = pattern, *q = path;
+	int n = 0;
+
+	while (*p && *q) {
+		size_t pl = strcspn(p + 1, "/") + 1, ql = strcspn(q + 1, "/") + 1;
+		if (*p != '/' || *q != '/')
+			return -1;
+		if (p[1] == '{') {
+			if (ql < 2 || ql - 1 >= 128 || n >= nparams)
+				return -1;
+			memcpy(params[n], q + 1, ql - 1);
+			params[n++][ql - 1] = '\0';
+		} else if (pl != ql || memcmp(p, q, pl)) {
+			return -1;
+		}
+		p += pl;
+		q += ql;
+	}
+	return *p || *q ? -1 : n;
+}
+
+static bool needs_token(const char *path)
+{
+	return !strncmp(path, "/api/v1", 7) && (path[7] == '/' || !path[7]);
+}
+
+/* Finds the route; answers 404 or 405 when there is none. */
+static bool route(struct req *r)
+{
+	char scratch[MAX_PARAMS][128];
+	bool path_known = false;
+	int i;
+
+	for (i = 0; i < NROUTES; i++) {
+		if (ferry_http_match(routes[i].pattern, r->path, scratch, MAX_PARAMS) < 0)
+			continue;
+		path_known = true;
+		if (!strcmp(routes[i].method, r->method)) {
+			r->route = &routes[i];
+			memcpy(r->params, scratch, sizeof(scratch));
+			return true;
+		}
+		if (strlen(r->allow) + strlen(routes[i].method) + 3 < sizeof(r->allow))
+			snprintf(r->allow + strlen(r->allow), sizeof(r->allow) - strlen(r->allow),
+				 "%s%s", r->allow[0] ? ", " : "", routes[i].method);
+	}
+	if (path_known)
+		http_error(r, 405, "method_not_allowed", "%s is not allowed on %s (use %s)", r->method,
+			   r->path, r->allow);
+	else
+		http_error(r, 404, "not_found", "no route %s %.200s (see docs/api.md)", r->method,
+			   r->path);
+	return false;
+}
+
+/* ---- the request life cycle ---- */
+
+static bool body_to_json(struct req *r)
+{
+	json_error_t je;
+	const char *k;
+	json_t *v;
+	int i;
+
+	if (!r->body.len)
+		return true;
+	r->json = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &je);
+	if (!r->json) {
+		http_error(r, 400, "invalid_json",
+			   "the request body is not valid JSON: %s (line %d, column %d)", je.text,
+			   je.line, je.column);
+		return false;
+	}
+	if (!json_is_object(r->json)) {
+		http_error(r, 400, "invalid_json", "the request body must be a JSON object");
+		return false;
+	}
+	json_object_foreach(r->json, k, v) {
+		for (i = 0; r->route->fields && r->route->fields[i]; i++)
+			if (!strcmp(k, r->route->fields[i]))
+				break;
+		if (!r->route->fields || !r->route->fields[i]) {
+			http_error(r, 400, "unknown_field", "unknown field \"%.100s\" in the body of %s %s",
+				   k, r->method, r->route->pattern);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The first call, headers in: route, token, announced size. False once answered. */
+static bool admit(struct req *r)
+{
+	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	long long len;
+
+	if (needs_token(r->path) && !authorized(r))
+		return false;
+	if (!route(r))
+		return false;
+	if (cl && ferry_parse_ll(cl, 0, 0x7fffffffffffffffLL, &len) && len > FERRY_HTTP_MAX_BODY) {
+		http_error(r, 413, "payload_too_large",
+			   "the request body is %lld bytes; the limit is %d bytes", len,
+			   FERRY_HTTP_MAX_BODY);
+		return false;
+	}
+	return true;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct ferry_server *srv = cls;
+	struct req *r = *con_cls;
+
+	if (!r) {
+		if (!(r = calloc(1, sizeof(*r))))
+			return MHD_NO;
+		r->srv = srv;
+		r->conn = conn;
+		r->method = method;
+		r->path = url;
+		ferry_buf_init(&r->body, FERRY_HTTP_MAX_BODY);
+		*con_cls = r;
+		if (!admit(r))
+			return send_answer(r);
+		return MHD_YES;
+	}
+	if (r->answered) {
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		/*
+		 * A body without Content-Length (chunked) that passes the cap: the
+		 * rest is counted but not kept (libmicrohttpd cannot answer in the
+		 * middle of a body), and a client that keeps sending is cut off.
+		 */
+		int rc = r->too_big ? FERRY_ETOOBIG : ferry_buf_add(&r->body, upload_data,
+								    *upload_data_size);
+		r->received += *upload_data_size;
+		*upload_data_size = 0;
+		if (rc == FERRY_ETOOBIG) {
+			r->too_big = true;
+			ferry_buf_release(&r->body);
+			return r->received > DISCARD_MAX ? MHD_NO : MHD_YES;
+		}
+		return rc ? MHD_NO : MHD_YES;
+	}
+	if (r->too_big)
+		http_error(r, 413, "payload_too_large", "the request body is over the limit of %d bytes",
+			   FERRY_HTTP_MAX_BODY);
+	else if (body_to_json(r))
+		r->route->fn(r);
+	return send_answer(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct req *r = *con_cls;
+
+	if (!r)
+		return;
+	ferry_buf_release(&r->body);
+	json_decref(r->json);
+	json_decref(r->out);
+	free(r);
+	*con_cls = NULL;
+}
+
+/* ---- listening ---- */
+
+int ferry_listen_parse(const char *s, struct ferry_listen_addr *out, struct ferry_err *err)
+{
+	const char *colon, *host = s;
+	size_t hlen;
+	long long port;
+
+	memset(out, 0, sizeof(*out));
+	if (!s || !*s)
+		goto bad;
+	if (*s == '[') {
+		const char *end = strchr(s, ']');
+		if (!end || end[1] != ':')
+			goto bad;
+		host = s + 1;
+		hlen = (size_t)(end - host);
+		colon = end + 1;
+		out->family = AF_INET6;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || strchr(s, ':') != colon)
+			goto bad;
+		hlen = (size_t)(colon - s);
+		out->family = AF_INET;
+	}
+	if (!hlen || hlen >= sizeof(out->host))
+		goto bad;
+	memcpy(out->host, host, hlen);
+	out->host[hlen] = '\0';
+	if (strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+	    !ferry_parse_ll(colon + 1, 0, 65535, &port))
+		goto bad;
+	out->port = (int)port;
+	if (out->family == AF_INET && !strcmp(out->host, "localhost"))
+		snprintf(out->host, sizeof(out->host), "127.0.0.1");
+	if (inet_pton(out->family, out->host, out->addr) != 1)
+		goto bad;
+	return 0;
+bad:
+	return ferry_err_set(err, FERRY_EUSAGE,
+			     "--listen needs HOST:PORT with an IP address and a port from 0 to 65535 "
+			     "(e.g. 127.0.0.1:8080 or [::1]:8080), not \"%s\"", s ? s : "");
+}
+
+static int open_listener(const struct ferry_listen_addr *a, int *port_out, struct ferry_err *err)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t len;
+	int fd, one = 1;
+
+	if (a->family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((unsigned short)a->port);
+		memcpy(&s6->sin6_addr, a->addr, 16);
+		len = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((unsigned short)a->port);
+		memcpy(&s4->sin_addr, a->addr, 4);
+		len = sizeof(*s4);
+	}
+	fd = socket(a->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return ferry_err_set(err, FERRY_ECONNECT, "cannot create a socket: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 128)) {
+		int e = errno;
+		close(fd);
+		return ferry_err_set(err, FERRY_ECONNECT, "cannot listen on %s%s%s:%d: %s%s",
+				     a->family == AF_INET6 ? "[" : "", a->host,
+				     a->family == AF_INET6 ? "]" : "", a->port, strerror(e),
+				     e == EADDRINUSE ? " (is another ferry serve running? choose "
+						       "another port with --listen)" :
+				     e == EADDRNOTAVAIL ? " (that address is not on this machine)" : "");
+	}
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+		*port_out = ntohs(a->family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+							 : ((struct sockaddr_in *)&ss)->sin_port);
+	return fd;
+}
+
+int ferry_server_start(const struct ferry_server_opts *opts, struct ferry_server **out,
+		       struct ferry_err *err)
+{
+	struct ferry_listen_addr a;
+	struct ferry_server *s;
+	struct ferry_store *st;
+	int rc, fd, port = 0;
+
+	if ((rc = ferry_listen_parse(opts->listen ? opts->listen : FERRY_HTTP_DEFAULT_LISTEN, &a,
+				     err)))
+		return rc;
+	/* Open (and migrate) the store once up front, so a bad --db fails here, not per request. */
+	if ((rc = ferry_store_open(opts->db_path, &st, err)))
+		return rc;
+	ferry_store_close(st);
+	if (!(s = calloc(1, sizeof(*s))) || !(s->db_path = strdup(opts->db_path))) {
+		free(s);
+		return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+	}
+	if (pthread_key_create(&s->store_key, close_thread_store)) {
+		rc = ferry_err_set(err, FERRY_ENOMEM, "cannot create a thread key");
+		goto fail;
+	}
+	s->key_made = true;
+	if ((fd = open_listener(&a, &port, err)) < 0) {
+		rc = fd;
+		goto fail;
+	}
+	snprintf(s->url, sizeof(s->url), "http://%s%s%s:%d", a.family == AF_INET6 ? "[" : "",
+		 a.host, a.family == AF_INET6 ? "]" : "", port);
+	s->daemon = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+		on_request, s,
+		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(opts->threads ? opts->threads : 2),
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
+		MHD_OPTION_END);
+	if (!s->daemon) {
+		close(fd);
+		rc = ferry_err_set(err, FERRY_EINTERNAL,
+				   "cannot start the HTTP server on %s (libmicrohttpd refused to start)",
+				   s->url);
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	ferry_server_stop(s);
+	return rc;
+}
+
+const char *ferry_server_url(const struct ferry_server *s)
+{
+	return s->url;
+}
+
+void ferry_server_stop(struct ferry_server *s)
+{
+	if (!s)
+		return;
+	/* Joins the pool threads; each closes its store handle as it exits. */
+	if (s->daemon)
+		MHD_stop_daemon(s->daemon);
+	if (s->key_made)
+		pthread_key_delete(s->store_key);
+	free(s->db_path);
+	free(s);
+}
