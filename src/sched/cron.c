@@ -24,8 +24,8 @@
 #include "sched/cron.h"
 #include "util/text.h"
 
-#define MDAY_STAR 1u   /* the day-of-month field starts with '*' */
-#define WDAY_STAR 2u   /* the day-of-week field starts with '*' */
+#define MDAY_STAR 1u /* the day-of-month field starts with '*' */
+#define WDAY_STAR 2u /* the day-of-week field starts with '*' */
 
 /* 9999-12-31T23:59:59Z: no run time past it is looked for. */
 #define LAST_UNIX 253402300799LL
@@ -39,35 +39,30 @@
 enum { F_MINUTE, F_HOUR, F_MDAY, F_MONTH, F_WDAY, NFIELDS };
 
 static const char *const month_names[] = {
-	"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
-	"JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
 };
-static const char *const day_names[] = { "SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT" };
+static const char *const day_names[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"};
 
 static const struct field_def {
 	const char *name;
 	int min, max;
 	const char *const *names; /* names[i] is value names_base + i */
 	int nnames, names_base;
-	const char *names_hint;   /* " (or JAN-DEC)" in range messages */
+	const char *names_hint; /* " (or JAN-DEC)" in range messages */
 } fields[NFIELDS] = {
-	{ "minute", 0, 59, NULL, 0, 0, "" },
-	{ "hour", 0, 23, NULL, 0, 0, "" },
-	{ "day-of-month", 1, 31, NULL, 0, 0, "" },
-	{ "month", 1, 12, month_names, 12, 1, " (or JAN-DEC)" },
-	{ "day-of-week", 0, 7, day_names, 7, 0, " (or SUN-SAT; 0 and 7 are Sunday)" },
+    {"minute", 0, 59, NULL, 0, 0, ""},
+    {"hour", 0, 23, NULL, 0, 0, ""},
+    {"day-of-month", 1, 31, NULL, 0, 0, ""},
+    {"month", 1, 12, month_names, 12, 1, " (or JAN-DEC)"},
+    {"day-of-week", 0, 7, day_names, 7, 0, " (or SUN-SAT; 0 and 7 are Sunday)"},
 };
 
 static const struct macro {
 	const char *name, *expr;
 } macros[] = {
-	{ "@yearly", "0 0 1 1 *" },
-	{ "@annually", "0 0 1 1 *" },
-	{ "@monthly", "0 0 1 * *" },
-	{ "@weekly", "0 0 * * 0" },
-	{ "@daily", "0 0 * * *" },
-	{ "@midnight", "0 0 * * *" },
-	{ "@hourly", "0 * * * *" },
+    {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
+    {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
+    {"@hourly", "0 * * * *"},
 };
 #define NMACROS ((int)(sizeof(macros) / sizeof(macros[0])))
 
@@ -75,10 +70,10 @@ static const struct unit {
 	const char *name;
 	long long seconds;
 } units[] = {
-	{ "s", 1 }, { "sec", 1 }, { "secs", 1 }, { "second", 1 }, { "seconds", 1 },
-	{ "m", 60 }, { "min", 60 }, { "mins", 60 }, { "minute", 60 }, { "minutes", 60 },
-	{ "h", 3600 }, { "hr", 3600 }, { "hrs", 3600 }, { "hour", 3600 }, { "hours", 3600 },
-	{ "d", 86400 }, { "day", 86400 }, { "days", 86400 },
+    {"s", 1},     {"sec", 1},     {"secs", 1},     {"second", 1},  {"seconds", 1},
+    {"m", 60},    {"min", 60},    {"mins", 60},    {"minute", 60}, {"minutes", 60},
+    {"h", 3600},  {"hr", 3600},   {"hrs", 3600},   {"hour", 3600}, {"hours", 3600},
+    {"d", 86400}, {"day", 86400}, {"days", 86400},
 };
 #define NUNITS ((int)(sizeof(units) / sizeof(units[0])))
 
@@ -91,7 +86,7 @@ static bool is_leap(long long y)
 
 static int month_days(long long y, int m)
 {
-	static const int len[13] = { 0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const int len[13] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
 	return m == 2 && is_leap(y) ? 29 : len[m];
 }
@@ -141,7 +136,7 @@ static int weekday(long long days)
 /* ---- parsing ---- */
 
 struct parser {
-	const char *text;       /* the whole schedule, for messages */
+	const char *text; /* the whole schedule, for messages */
 	struct ferry_err *err;
 };
 
@@ -149,9 +144,9 @@ struct parser {
  * Fails with `cron expression "TEXT": FIELD field "F" WHAT`, or, when the
  * fault is in a part of the field, `... field "F": "PART" WHAT`.
  */
-__attribute__((format(printf, 7, 8)))
-static int field_error(struct parser *p, const struct field_def *f, const char *fs, size_t fn,
-		       const char *part, size_t pn, const char *what, ...)
+__attribute__((format(printf, 7, 8))) static int
+field_error(struct parser *p, const struct field_def *f, const char *fs, size_t fn,
+            const char *part, size_t pn, const char *what, ...)
 {
 	char why[200];
 	va_list ap;
@@ -160,10 +155,12 @@ static int field_error(struct parser *p, const struct field_def *f, const char *
 	vsnprintf(why, sizeof(why), what, ap);
 	va_end(ap);
 	if (part == fs && pn == fn)
-		return ferry_err_set(p->err, FERRY_EUSAGE, "cron expression \"%.100s\": %s field \"%.*s\" %s",
-				     p->text, f->name, (int)(fn > 60 ? 60 : fn), fs, why);
-	return ferry_err_set(p->err, FERRY_EUSAGE, "cron expression \"%.100s\": %s field \"%.*s\": \"%.*s\" %s",
-			     p->text, f->name, (int)(fn > 60 ? 60 : fn), fs, (int)(pn > 40 ? 40 : pn), part, why);
+		return ferry_err_set(p->err, FERRY_EUSAGE,
+		                     "cron expression \"%.100s\": %s field \"%.*s\" %s", p->text,
+		                     f->name, (int)(fn > 60 ? 60 : fn), fs, why);
+	return ferry_err_set(
+	    p->err, FERRY_EUSAGE, "cron expression \"%.100s\": %s field \"%.*s\": \"%.*s\" %s",
+	    p->text, f->name, (int)(fn > 60 ? 60 : fn), fs, (int)(pn > 40 ? 40 : pn), part, why);
 }
 
 /* A whole number of at most 9 digits; false for anything else. */
@@ -185,7 +182,7 @@ static bool parse_digits(const char *s, size_t n, long *out)
 
 /* One value of field f: a number in range, or a name (JAN, mon, ...). */
 static int parse_value(struct parser *p, const struct field_def *f, const char *fs, size_t fn,
-		       const char *s, size_t n, int *out)
+                       const char *s, size_t n, int *out)
 {
 	long v;
 	int i;
@@ -198,7 +195,7 @@ static int parse_value(struct parser *p, const struct field_def *f, const char *
 		if (k == n) {
 			if (!parse_digits(s, n, &v) || v < f->min || v > f->max)
 				return field_error(p, f, fs, fn, s, n, "is out of range %d-%d%s",
-						   f->min, f->max, f->names_hint);
+				                   f->min, f->max, f->names_hint);
 			*out = (int)v;
 			return 0;
 		}
@@ -211,8 +208,8 @@ static int parse_value(struct parser *p, const struct field_def *f, const char *
 	}
 	if (f->nnames)
 		return field_error(p, f, fs, fn, s, n, "is not a number or a %s name (%s-%s)",
-				   f == &fields[F_MONTH] ? "month" : "day",
-				   f->names[0], f->names[f->nnames - 1]);
+		                   f == &fields[F_MONTH] ? "month" : "day", f->names[0],
+		                   f->names[f->nnames - 1]);
 	return field_error(p, f, fs, fn, s, n, "is not a number (%d-%d)", f->min, f->max);
 }
 
@@ -221,7 +218,7 @@ static int parse_value(struct parser *p, const struct field_def *f, const char *
  * runs from v to the field's maximum.
  */
 static int parse_item(struct parser *p, const struct field_def *f, const char *fs, size_t fn,
-		      const char *s, size_t n, uint64_t *bits)
+                      const char *s, size_t n, uint64_t *bits)
 {
 	const char *slash = memchr(s, '/', n), *dash;
 	size_t bn = slash ? (size_t)(slash - s) : n;
@@ -229,16 +226,19 @@ static int parse_item(struct parser *p, const struct field_def *f, const char *f
 	long step = 1;
 
 	if (bn == 0)
-		return field_error(p, f, fs, fn, s, n, "has no value before the \"/\" (write */N or A-B/N)");
+		return field_error(p, f, fs, fn, s, n,
+		                   "has no value before the \"/\" (write */N or A-B/N)");
 	if (slash) {
 		const char *ss = slash + 1;
 		size_t sn = n - bn - 1;
 
 		if (!parse_digits(ss, sn, &step))
-			return field_error(p, f, fs, fn, s, n,
-					   "has a step that is not a whole number (write */N or A-B/N)");
+			return field_error(
+			    p, f, fs, fn, s, n,
+			    "has a step that is not a whole number (write */N or A-B/N)");
 		if (step == 0)
-			return field_error(p, f, fs, fn, s, n, "has a step of 0 (a step is 1 or more)");
+			return field_error(p, f, fs, fn, s, n,
+			                   "has a step of 0 (a step is 1 or more)");
 	}
 	dash = memchr(s, '-', bn);
 	if (bn == 1 && s[0] == '*') {
@@ -248,12 +248,14 @@ static int parse_item(struct parser *p, const struct field_def *f, const char *f
 		size_t ln = (size_t)(dash - s);
 
 		if (ln == 0 || ln + 1 == bn)
-			return field_error(p, f, fs, fn, s, bn, "is a range with a missing end (write A-B)");
+			return field_error(p, f, fs, fn, s, bn,
+			                   "is a range with a missing end (write A-B)");
 		if ((rc = parse_value(p, f, fs, fn, s, ln, &lo)) < 0 ||
 		    (rc = parse_value(p, f, fs, fn, dash + 1, bn - ln - 1, &hi)) < 0)
 			return rc;
 		if (lo > hi)
-			return field_error(p, f, fs, fn, s, bn, "is a reversed range (write %d-%d)", hi, lo);
+			return field_error(p, f, fs, fn, s, bn, "is a reversed range (write %d-%d)",
+			                   hi, lo);
 	} else {
 		if ((rc = parse_value(p, f, fs, fn, s, bn, &lo)) < 0)
 			return rc;
@@ -266,7 +268,7 @@ static int parse_item(struct parser *p, const struct field_def *f, const char *f
 
 /* A comma list of items; *star when the field starts with '*' (Vixie's rule). */
 static int parse_field(struct parser *p, const struct field_def *f, const char *s, size_t n,
-		       uint64_t *bits, bool *star)
+                       uint64_t *bits, bool *star)
 {
 	size_t i = 0;
 	int rc;
@@ -331,10 +333,10 @@ static int parse_cron(struct parser *p, const char *expr, struct ferry_schedule 
 	}
 	if (nf != NFIELDS)
 		return ferry_err_set(p->err, FERRY_EUSAGE,
-				     "cron expression \"%.100s\": %d field%s, expected 5 "
-				     "(minute hour day-of-month month day-of-week%s)",
-				     p->text, nf, nf == 1 ? "" : "s",
-				     nf == 6 ? "; ferry has no seconds field" : "");
+		                     "cron expression \"%.100s\": %d field%s, expected 5 "
+		                     "(minute hour day-of-month month day-of-week%s)",
+		                     p->text, nf, nf == 1 ? "" : "s",
+		                     nf == 6 ? "; ferry has no seconds field" : "");
 	for (i = 0; i < NFIELDS; i++) {
 		uint64_t bits;
 		bool star;
@@ -342,13 +344,19 @@ static int parse_cron(struct parser *p, const char *expr, struct ferry_schedule 
 		if ((rc = parse_field(p, &fields[i], f[i], len[i], &bits, &star)) < 0)
 			return rc;
 		switch (i) {
-		case F_MINUTE: out->minute = bits; break;
-		case F_HOUR: out->hour = (uint32_t)bits; break;
+		case F_MINUTE:
+			out->minute = bits;
+			break;
+		case F_HOUR:
+			out->hour = (uint32_t)bits;
+			break;
 		case F_MDAY:
 			out->mday = (uint32_t)bits;
 			out->flags |= star ? MDAY_STAR : 0;
 			break;
-		case F_MONTH: out->month = (uint32_t)bits; break;
+		case F_MONTH:
+			out->month = (uint32_t)bits;
+			break;
 		case F_WDAY:
 			/* 7 is Sunday too. */
 			out->wday = (uint32_t)((bits | bits >> 7) & 0x7f);
@@ -357,11 +365,12 @@ static int parse_cron(struct parser *p, const char *expr, struct ferry_schedule 
 		}
 	}
 	if (!can_run(out))
-		return ferry_err_set(p->err, FERRY_EUSAGE,
-				     "cron expression \"%.100s\": never runs: no month in month field \"%.*s\" "
-				     "has a day in day-of-month field \"%.*s\"",
-				     p->text, (int)(len[F_MONTH] > 60 ? 60 : len[F_MONTH]), f[F_MONTH],
-				     (int)(len[F_MDAY] > 60 ? 60 : len[F_MDAY]), f[F_MDAY]);
+		return ferry_err_set(
+		    p->err, FERRY_EUSAGE,
+		    "cron expression \"%.100s\": never runs: no month in month field \"%.*s\" "
+		    "has a day in day-of-month field \"%.*s\"",
+		    p->text, (int)(len[F_MONTH] > 60 ? 60 : len[F_MONTH]), f[F_MONTH],
+		    (int)(len[F_MDAY] > 60 ? 60 : len[F_MDAY]), f[F_MDAY]);
 	out->kind = FERRY_SCHEDULE_CRON;
 	return 0;
 }
@@ -379,9 +388,11 @@ static int parse_macro(struct parser *p, const char *name, size_t n, struct ferr
 		cands[i] = macros[i].name;
 	}
 	if (n == 7 && strncasecmp(name, "@reboot", 7) == 0)
-		return ferry_err_set(p->err, FERRY_EUSAGE,
-				     "cron expression \"%.100s\": @reboot is not a schedule ferry runs "
-				     "(use @hourly, @daily, ... or an interval such as 15m)", p->text);
+		return ferry_err_set(
+		    p->err, FERRY_EUSAGE,
+		    "cron expression \"%.100s\": @reboot is not a schedule ferry runs "
+		    "(use @hourly, @daily, ... or an interval such as 15m)",
+		    p->text);
 	snprintf(word, sizeof(word), "%.*s", (int)n, name);
 	/* Only a typo's worth: every macro ends in "ly", so looser is misleading. */
 	near = NULL;
@@ -389,10 +400,11 @@ static int parse_macro(struct parser *p, const char *name, size_t n, struct ferr
 		if (ferry_edit_distance(word, cands[i]) <= 2)
 			near = cands[i];
 	}
-	return ferry_err_set(p->err, FERRY_EUSAGE,
-			     "cron expression \"%.100s\": unknown macro \"%.40s\"%s%s%s (known: @hourly, @daily, "
-			     "@midnight, @weekly, @monthly, @yearly, @annually)",
-			     p->text, word, near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
+	return ferry_err_set(
+	    p->err, FERRY_EUSAGE,
+	    "cron expression \"%.100s\": unknown macro \"%.40s\"%s%s%s (known: @hourly, @daily, "
+	    "@midnight, @weekly, @monthly, @yearly, @annually)",
+	    p->text, word, near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
 }
 
 /* "[every] N[ ]unit": N whole and positive, unit from units[] or none. */
@@ -409,13 +421,15 @@ static int parse_interval(struct parser *p, const char *s, size_t n, struct ferr
 			s++;
 	}
 	if (s < e && *s == '-')
-		return ferry_err_set(p->err, FERRY_EUSAGE,
-				     "interval \"%.100s\" is negative (write a positive duration such as 15m)",
-				     p->text);
+		return ferry_err_set(
+		    p->err, FERRY_EUSAGE,
+		    "interval \"%.100s\" is negative (write a positive duration such as 15m)",
+		    p->text);
 	if (s == e || !isdigit((unsigned char)*s))
-		return ferry_err_set(p->err, FERRY_EUSAGE,
-				     "interval \"%.100s\" has no number (write e.g. 30s, 15m, 6h, 1d or 3600)",
-				     p->text);
+		return ferry_err_set(
+		    p->err, FERRY_EUSAGE,
+		    "interval \"%.100s\" has no number (write e.g. 30s, 15m, 6h, 1d or 3600)",
+		    p->text);
 	for (; s < e && isdigit((unsigned char)*s); s++) {
 		if (v > FERRY_SCHEDULE_MAX_INTERVAL)
 			big = true;
@@ -423,30 +437,34 @@ static int parse_interval(struct parser *p, const char *s, size_t n, struct ferr
 			v = v * 10 + (*s - '0');
 	}
 	if (s < e && (*s == '.' || *s == ','))
-		return ferry_err_set(p->err, FERRY_EUSAGE,
-				     "interval \"%.100s\" is not a whole number of units (write 90m for 1.5h)",
-				     p->text);
+		return ferry_err_set(
+		    p->err, FERRY_EUSAGE,
+		    "interval \"%.100s\" is not a whole number of units (write 90m for 1.5h)",
+		    p->text);
 	while (s < e && (*s == ' ' || *s == '\t'))
 		s++;
 	u = s;
 	if (u < e) {
 		for (i = 0; i < NUNITS; i++) {
-			if (strlen(units[i].name) == (size_t)(e - u) && strncasecmp(u, units[i].name, (size_t)(e - u)) == 0)
+			if (strlen(units[i].name) == (size_t)(e - u) &&
+			    strncasecmp(u, units[i].name, (size_t)(e - u)) == 0)
 				break;
 		}
 		if (i == NUNITS)
-			return ferry_err_set(p->err, FERRY_EUSAGE,
-					     "interval \"%.100s\": unknown unit \"%.*s\" (use s, m, h or d)",
-					     p->text, (int)(e - u > 20 ? 20 : e - u), u);
+			return ferry_err_set(
+			    p->err, FERRY_EUSAGE,
+			    "interval \"%.100s\": unknown unit \"%.*s\" (use s, m, h or d)",
+			    p->text, (int)(e - u > 20 ? 20 : e - u), u);
 		mult = units[i].seconds;
 	}
 	if (!big && v == 0)
 		return ferry_err_set(p->err, FERRY_EUSAGE,
-				     "interval \"%.100s\" is zero (the shortest interval is 1s)", p->text);
+		                     "interval \"%.100s\" is zero (the shortest interval is 1s)",
+		                     p->text);
 	if (big || v > FERRY_SCHEDULE_MAX_INTERVAL / mult)
 		return ferry_err_set(p->err, FERRY_EUSAGE,
-				     "interval \"%.100s\" is too long (at most %lldd)",
-				     p->text, FERRY_SCHEDULE_MAX_INTERVAL / 86400);
+		                     "interval \"%.100s\" is too long (at most %lldd)", p->text,
+		                     FERRY_SCHEDULE_MAX_INTERVAL / 86400);
 	out->kind = FERRY_SCHEDULE_INTERVAL;
 	out->every = v * mult;
 	return 0;
@@ -478,7 +496,7 @@ static bool looks_like_interval(const char *s, size_t n)
 
 int ferry_schedule_parse(const char *text, struct ferry_schedule *out, struct ferry_err *err)
 {
-	struct parser p = { text ? text : "", err };
+	struct parser p = {text ? text : "", err};
 	const char *s = p.text, *e;
 	char buf[256];
 	size_t n;
@@ -492,22 +510,26 @@ int ferry_schedule_parse(const char *text, struct ferry_schedule *out, struct fe
 		e--;
 	n = (size_t)(e - s);
 	if (n == 0)
-		return ferry_err_set(err, FERRY_EUSAGE,
-				     "schedule is empty (give a cron expression such as \"0 * * * *\" "
-				     "or an interval such as 15m)");
+		return ferry_err_set(
+		    err, FERRY_EUSAGE,
+		    "schedule is empty (give a cron expression such as \"0 * * * *\" "
+		    "or an interval such as 15m)");
 	if (n >= sizeof(buf))
-		return ferry_err_set(err, FERRY_EUSAGE,
-				     "schedule \"%.60s...\" is too long (%zu characters, at most %zu)",
-				     s, n, sizeof(buf) - 1);
+		return ferry_err_set(
+		    err, FERRY_EUSAGE,
+		    "schedule \"%.60s...\" is too long (%zu characters, at most %zu)", s, n,
+		    sizeof(buf) - 1);
 	memcpy(buf, s, n);
 	buf[n] = '\0';
+	p.text = buf; /* messages quote the schedule without the blanks around it */
 	if (buf[0] == '@') {
 		size_t w = strcspn(buf, " \t");
 
 		if (w != n)
-			return ferry_err_set(err, FERRY_EUSAGE,
-					     "cron expression \"%.100s\": a macro such as @daily stands alone",
-					     p.text);
+			return ferry_err_set(
+			    err, FERRY_EUSAGE,
+			    "cron expression \"%.100s\": a macro such as @daily stands alone",
+			    p.text);
 		rc = parse_macro(&p, buf, n, out);
 	} else if (looks_like_interval(buf, n)) {
 		rc = parse_interval(&p, buf, n, out);
@@ -563,7 +585,8 @@ long long ferry_schedule_next(const struct ferry_schedule *s, long long after_un
 	if (!s || after_unix < 0 || after_unix >= LAST_UNIX)
 		return -1;
 	if (s->kind == FERRY_SCHEDULE_INTERVAL)
-		return s->every > 0 && after_unix + s->every <= LAST_UNIX ? after_unix + s->every : -1;
+		return s->every > 0 && after_unix + s->every <= LAST_UNIX ? after_unix + s->every
+		                                                          : -1;
 	if (s->kind != FERRY_SCHEDULE_CRON)
 		return -1;
 
@@ -633,8 +656,7 @@ struct out {
 	size_t n, len;
 };
 
-__attribute__((format(printf, 2, 3)))
-static void put(struct out *o, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void put(struct out *o, const char *fmt, ...)
 {
 	va_list ap;
 	int w;
@@ -689,7 +711,7 @@ static uint64_t steps_from_min(int min, int max, int step)
  * steps; a restricted day field is a plain list, even when full ("1-31").
  */
 static void put_field(struct out *o, uint64_t bits, const struct field_def *f, int max,
-		      bool day_field, bool star)
+                      bool day_field, bool star)
 {
 	uint64_t full = steps_from_min(f->min, max, 1), prog = 0;
 	int range = max - f->min + 1, step;
@@ -727,7 +749,7 @@ static void put_field(struct out *o, uint64_t bits, const struct field_def *f, i
 
 void ferry_schedule_describe(const struct ferry_schedule *s, char *out, size_t n)
 {
-	struct out o = { out, n, 0 };
+	struct out o = {out, n, 0};
 
 	if (n == 0)
 		return;

@@ -40,7 +40,7 @@
 #include "ferry/err.h"
 
 enum ferry_schedule_kind {
-	FERRY_SCHEDULE_NONE = 0,     /* zeroed, or a parse failed */
+	FERRY_SCHEDULE_NONE = 0, /* zeroed, or a parse failed */
 	FERRY_SCHEDULE_CRON = 1,
 	FERRY_SCHEDULE_INTERVAL = 2,
 };
@@ -51,15 +51,15 @@ enum ferry_schedule_kind {
 #define FERRY_SCHEDULE_TEXT_MAX 512
 
 struct ferry_schedule {
-	int kind;            /* read-only: enum ferry_schedule_kind */
-	long long every;     /* read-only: seconds, for FERRY_SCHEDULE_INTERVAL */
+	int kind;        /* read-only: enum ferry_schedule_kind */
+	long long every; /* read-only: seconds, for FERRY_SCHEDULE_INTERVAL */
 	/* private: cron fields as bitsets, bit i set when value i matches */
-	uint64_t minute;     /* bits 0-59 */
-	uint32_t hour;       /* bits 0-23 */
-	uint32_t mday;       /* bits 1-31 */
-	uint32_t month;      /* bits 1-12 */
-	uint32_t wday;       /* bits 0-6, Sunday 0 (7 is folded into 0) */
-	unsigned flags;      /* private: which day fields start with "*" */
+	uint64_t minute; /* bits 0-59 */
+	uint32_t hour;   /* bits 0-23 */
+	uint32_t mday;   /* bits 1-31 */
+	uint32_t month;  /* bits 1-12 */
+	uint32_t wday;   /* bits 0-6, Sunday 0 (7 is folded into 0) */
+	unsigned flags;  /* private: which day fields start with "*" */
 };
 
 /*
