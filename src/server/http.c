@@ -647,6 +647,19 @@ static int open_listener(const struct ferry_listen_addr *a, int *port_out, struc
 	return fd;
 }
 
+/* libmicrohttpd's own messages (a connection cut off, a failed accept), marked as such. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[300];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		msg[--n] = '\0';
+	fprintf(stderr, "ferry serve: libmicrohttpd: %s\n", msg);
+}
+
 int ferry_server_start(const struct ferry_server_opts *opts, struct ferry_server **out,
 		       struct ferry_err *err)
 {
@@ -680,6 +693,7 @@ int ferry_server_start(const struct ferry_server_opts *opts, struct ferry_server
 	s->daemon = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 		on_request, s,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(opts->threads ? opts->threads : 2),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
