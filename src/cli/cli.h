@@ -71,6 +71,8 @@ int cmd_export(struct cli *c, int argc, char **argv);
 int cmd_doctor(struct cli *c, int argc, char **argv);
 int cmd_keygen(struct cli *c, int argc, char **argv);
 int cmd_connection(struct cli *c, int argc, char **argv);
+/* connection add|pause|resume (cmd_connection.c); *handled false for the other subcommands. */
+int cli_connection_cmd(struct cli *c, int argc, char **argv, bool *handled);
 int cmd_token(struct cli *c, int argc, char **argv);
 int cmd_serve(struct cli *c, int argc, char **argv);
 

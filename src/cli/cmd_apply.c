@@ -13,6 +13,7 @@
 #include <string.h>
 #include <yaml.h>
 #include "cli/cli.h"
+#include "sched/cron.h"
 #include "ferry/engine.h"
 #include "util/text.h"
 
@@ -225,6 +226,56 @@ static bool in_file(json_t *list, const char *name)
 }
 
 
+/* schedule (cron or interval), auto_sync on|off, max_attempts 1-100, webhook_url http(s). */
+static int check_schedule(const char *file, json_t *o, const char *name, struct ferry_err *err)
+{
+	const char *sched = json_string_value(json_object_get(o, "schedule"));
+	const char *as = json_string_value(json_object_get(o, "auto_sync"));
+	const char *ma = json_string_value(json_object_get(o, "max_attempts"));
+	const char *wh = json_string_value(json_object_get(o, "webhook_url"));
+	struct ferry_schedule s;
+	long long n;
+
+	if (sched && ferry_schedule_parse(sched, &s, err))
+		return ferry_err_prefix(err, "%s:%d: connection \"%s\": ", file, line_of(o), name);
+	if (as && strcmp(as, "on") && strcmp(as, "off"))
+		return ferry_err_set(err, FERRY_EUSAGE, "%s:%d: connection \"%s\": auto_sync is on or "
+				     "off, not \"%s\"", file, line_of(o), name, as);
+	if (ma && !ferry_parse_ll(ma, 1, 100, &n))
+		return ferry_err_set(err, FERRY_EUSAGE, "%s:%d: connection \"%s\": max_attempts must be "
+				     "1 to 100, not \"%s\"", file, line_of(o), name, ma);
+	const char *to = json_string_value(json_object_get(o, "timeout"));
+	if (to && (ferry_schedule_parse(to, &s, err) || s.kind != FERRY_SCHEDULE_INTERVAL))
+		return ferry_err_set(err, FERRY_EUSAGE, "%s:%d: connection \"%s\": timeout \"%s\" is "
+				     "not a duration (30s, 15m, 6h, 1d or seconds)", file, line_of(o),
+				     name, to);
+	if (wh && strncmp(wh, "http://", 7) && strncmp(wh, "https://", 8))
+		return ferry_err_set(err, FERRY_EUSAGE, "%s:%d: connection \"%s\": webhook_url must be "
+				     "an http:// or https:// URL", file, line_of(o), name);
+	return 0;
+}
+
+/* The schedule settings of a checked connection, as `ferry connection add` stores them. */
+static void put_schedule(json_t *o, json_t *set)
+{
+	const char *sched = json_string_value(json_object_get(o, "schedule"));
+	const char *as = json_string_value(json_object_get(o, "auto_sync"));
+	const char *ma = json_string_value(json_object_get(o, "max_attempts"));
+	const char *wh = json_string_value(json_object_get(o, "webhook_url"));
+
+	if (sched)
+		json_object_set_new(set, "schedule", json_string(sched));
+	json_object_set_new(set, "auto_sync", json_string(as ? as : sched ? "on" : "off"));
+	json_object_set_new(set, "max_attempts", json_integer(ma ? strtoll(ma, NULL, 10) : 3));
+	const char *to = json_string_value(json_object_get(o, "timeout"));
+	struct ferry_schedule s;
+	struct ferry_err ignore = {0};
+	if (wh)
+		json_object_set_new(set, "webhook_url", json_string(wh));
+	if (to && !ferry_schedule_parse(to, &s, &ignore))
+		json_object_set_new(set, "timeout_s", json_integer(s.every));
+}
+
 /* Checks everything; when put is true, writes it. */
 static int walk(struct cli *c, const char *file, json_t *root, bool put, int *counts,
 		struct ferry_err *err)
@@ -233,7 +284,9 @@ static int walk(struct cli *c, const char *file, json_t *root, bool put, int *co
 	static const char *const src_keys[] = {"name", "type", "settings", NULL};
 	static const char *const dst_keys[] = {"name", "url", NULL};
 	static const char *const con_keys[] = {"name", "source", "destination", "streams", "namespace",
-					       "prefix", "mode", "deletes", "backup_retention", NULL};
+					       "prefix", "mode", "deletes", "backup_retention",
+					       "schedule", "auto_sync", "max_attempts", "webhook_url",
+					       "timeout", NULL};
 	json_t *sources = json_object_get(root, "sources");
 	json_t *dests = json_object_get(root, "destinations");
 	json_t *cons = json_object_get(root, "connections");
@@ -345,6 +398,8 @@ static int walk(struct cli *c, const char *file, json_t *root, bool put, int *co
 		if (streams && !json_is_array(streams))
 			return ferry_err_set(err, FERRY_EUSAGE, "%s:%d: connection \"%s\": streams must be a list",
 					     file, line_of(o), name);
+		if ((rc = check_schedule(file, o, name, err)))
+			return rc;
 		if (!put) {
 			if (!in_file(sources, sname) &&
 			    ferry_store_get(c->store, FERRY_SOURCE, sname, &se, err))
@@ -376,6 +431,16 @@ static int walk(struct cli *c, const char *file, json_t *root, bool put, int *co
 			json_object_set_new(set, "deletes", json_string(del));
 		if (retention >= 0)
 			json_object_set_new(set, "backup_retention", json_integer(retention));
+		put_schedule(o, set);
+		{
+			/* pause/resume is the operator's: re-applying a file keeps it */
+			struct ferry_entity old = {0};
+			struct ferry_err ignore = {0};
+			if (!ferry_store_get(c->store, FERRY_CONNECTION, name, &old, &ignore) &&
+			    json_is_string(json_object_get(old.settings, "status")))
+				json_object_set(set, "status", json_object_get(old.settings, "status"));
+			ferry_entity_release(&old);
+		}
 		rc = ferry_store_put(c->store, FERRY_CONNECTION, name, "sync", set, NULL, NULL, true, id,
 				     &created, err);
 		json_decref(set);
@@ -540,6 +605,20 @@ int cmd_export(struct cli *c, int argc, char **argv)
 		if (json_object_get(s, "backup_retention"))
 			printf("    backup_retention: %lld\n",
 			       (long long)json_integer_value(json_object_get(s, "backup_retention")));
+		for (j = 0; j < 3; j++) {
+			static const char *const keys[] = {"schedule", "auto_sync", "webhook_url"};
+			if (!json_is_string(json_object_get(s, keys[j])))
+				continue;
+			printf("    %s: ", keys[j]);
+			yq(json_string_value(json_object_get(s, keys[j])));
+			printf("\n");
+		}
+		if (json_is_integer(json_object_get(s, "timeout_s")))
+			printf("    timeout: \"%llds\"\n",
+			       (long long)json_integer_value(json_object_get(s, "timeout_s")));
+		if (json_is_integer(json_object_get(s, "max_attempts")))
+			printf("    max_attempts: %lld\n",
+			       (long long)json_integer_value(json_object_get(s, "max_attempts")));
 	}
 	ferry_entities_free(src, ns);
 	ferry_entities_free(dst, nd);

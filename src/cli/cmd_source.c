@@ -573,13 +573,22 @@ int cmd_dest(struct cli *c, int argc, char **argv)
 }
 
 static const char connection_help[] =
-	"usage: ferry connection list [--json]\n"
+	"usage: ferry connection add NAME --source S --dest D [--streams a,b] [--namespace NS]\n"
+	"           [--mode incremental|full] [--cron EXPR | --every 15m] [--auto-sync on|off]\n"
+	"           [--max-attempts N] [--timeout 30m] [--webhook URL]   (add --help for more)\n"
+	"       ferry connection pause|resume NAME|ID\n"
+	"       ferry connection list [--json]\n"
 	"       ferry connection show NAME|ID [--json]\n"
 	"       ferry connection rm NAME|ID\n\n"
-	"Connections are created with `ferry apply FILE.yaml` and run with\n"
+	"Connections are created here or with `ferry apply FILE.yaml`, and run with\n"
 	"`ferry sync --connection NAME`.\n";
 
 int cmd_connection(struct cli *c, int argc, char **argv)
 {
+	bool handled;
+	int rc = cli_connection_cmd(c, argc, argv, &handled);
+
+	if (handled)
+		return rc;
 	return group_cmd(c, FERRY_CONNECTION, argc, argv, connection_help, NULL, NULL);
 }
