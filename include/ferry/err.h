@@ -28,6 +28,7 @@ enum ferry_code {
 	FERRY_ENOMEM = -11,      /* allocation failed */
 	FERRY_ECANCEL = -12,     /* the job was cancelled */
 	FERRY_EINTERNAL = -13,   /* a bug, or an injected fault */
+	FERRY_ECONFLICT = -14,   /* busy: the connection already has a job, a lease was lost (HTTP 409) */
 };
 
 struct ferry_err {

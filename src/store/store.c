@@ -13,14 +13,8 @@
 #include <unistd.h>
 #include <sqlite3.h>
 #include <sodium.h>
-#include "store/store.h"
+#include "store/store_int.h"
 #include "util/text.h"
-
-struct ferry_store {
-	sqlite3 *db;
-	char *path;
-	char host[128];
-};
 
 static const char *const migrations[] = {
 	/* 1: the foundation */
@@ -51,6 +45,27 @@ static const char *const migrations[] = {
 	/* 3: API tokens for `ferry serve`, stored as hashes (server/token.h) */
 	"CREATE TABLE tokens (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, hash TEXT NOT NULL UNIQUE,"
 	"  created_at TEXT NOT NULL, last_used_at TEXT, revoked_at TEXT);",
+	/*
+	 * 4: the job queue (queue.c): jobs wait as 'queued' until run_after, are
+	 * leased by a worker, retried up to max_attempts; per-connection schedule
+	 * state. Rows from before keep their status and read as they did.
+	 */
+	"ALTER TABLE jobs ADD COLUMN run_after INTEGER;"
+	"ALTER TABLE jobs ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT 3;"
+	"ALTER TABLE jobs ADD COLUMN lease_owner TEXT;"
+	"ALTER TABLE jobs ADD COLUMN lease_until INTEGER;"
+	"ALTER TABLE jobs ADD COLUMN idempotency_key TEXT;"
+	"ALTER TABLE jobs ADD COLUMN request TEXT;"
+	"ALTER TABLE jobs ADD COLUMN progress TEXT;"
+	"ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE jobs ADD COLUMN timeout_s INTEGER;"
+	"CREATE UNIQUE INDEX jobs_idempotency ON jobs(idempotency_key) WHERE idempotency_key IS NOT NULL;"
+	"CREATE INDEX jobs_queue ON jobs(status, run_after);"
+	"CREATE INDEX jobs_connection ON jobs(connection_id, status);"
+	"CREATE TABLE connection_state (connection_id TEXT PRIMARY KEY"
+	"  REFERENCES connections(id) ON DELETE CASCADE, next_run_at INTEGER, last_sync_at TEXT,"
+	"  last_sync_status TEXT, last_sync_error TEXT, running_job_id INTEGER);"
+	"CREATE INDEX connection_state_next ON connection_state(next_run_at);",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -73,7 +88,7 @@ const char *ferry_store_path(const struct ferry_store *s)
 	return s->path;
 }
 
-static int db_err(struct ferry_store *s, struct ferry_err *err, const char *what)
+int ferry__store_err(struct ferry_store *s, struct ferry_err *err, const char *what)
 {
 	int rc = sqlite3_errcode(s->db);
 
@@ -83,23 +98,23 @@ static int db_err(struct ferry_store *s, struct ferry_err *err, const char *what
 	return FERRY_ESTORE;
 }
 
-static int exec(struct ferry_store *s, const char *sql, struct ferry_err *err)
+int ferry__store_exec(struct ferry_store *s, const char *sql, struct ferry_err *err)
 {
 	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		return db_err(s, err, "a query");
+		return ferry__store_err(s, err, "a query");
 	return 0;
 }
 
-static int prepare(struct ferry_store *s, const char *sql, sqlite3_stmt **st, struct ferry_err *err)
+int ferry__store_prepare(struct ferry_store *s, const char *sql, sqlite3_stmt **st, struct ferry_err *err)
 {
 	if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
-		return db_err(s, err, "preparing a query");
+		return ferry__store_err(s, err, "preparing a query");
 	return 0;
 }
 
 int ferry_store_tx(struct ferry_store *s, const char *sql, struct ferry_err *err)
 {
-	return exec(s, sql, err);
+	return ferry__store_exec(s, sql, err);
 }
 
 static int migrate(struct ferry_store *s, struct ferry_err *err)
@@ -108,7 +123,7 @@ static int migrate(struct ferry_store *s, struct ferry_err *err)
 	int version, i, rc;
 	char sql[64];
 
-	if ((rc = prepare(s, "PRAGMA user_version", &st, err)))
+	if ((rc = ferry__store_prepare(s, "PRAGMA user_version", &st, err)))
 		return rc;
 	sqlite3_step(st);
 	version = sqlite3_column_int(st, 0);
@@ -119,52 +134,15 @@ static int migrate(struct ferry_store *s, struct ferry_err *err)
 				     "this ferry %s knows up to %d): upgrade ferry, or use another --db",
 				     s->path, version, FERRY_VERSION, NMIGRATIONS);
 	for (i = version; i < NMIGRATIONS; i++) {
-		if ((rc = exec(s, "BEGIN IMMEDIATE", err)))
+		if ((rc = ferry__store_exec(s, "BEGIN IMMEDIATE", err)))
 			return rc;
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", i + 1);
-		if ((rc = exec(s, migrations[i], err)) || (rc = exec(s, sql, err)) ||
-		    (rc = exec(s, "COMMIT", err))) {
+		if ((rc = ferry__store_exec(s, migrations[i], err)) || (rc = ferry__store_exec(s, sql, err)) ||
+		    (rc = ferry__store_exec(s, "COMMIT", err))) {
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 			return ferry_err_prefix(err, "migrating to schema version %d: ", i + 1);
 		}
 	}
-	return 0;
-}
-
-/* A job left "running" by a process on this host that no longer exists was interrupted. */
-static int mark_interrupted(struct ferry_store *s, struct ferry_err *err)
-{
-	sqlite3_stmt *st, *up;
-	char now[32];
-	int rc;
-
-	if ((rc = prepare(s, "SELECT id, pid FROM jobs WHERE status = 'running' AND host = ?", &st, err)))
-		return rc;
-	if ((rc = prepare(s, "UPDATE jobs SET status = 'failed', error_code = 'interrupted', "
-			     "error = ?, finished_at = ? WHERE id = ? AND status = 'running'", &up, err))) {
-		sqlite3_finalize(st);
-		return rc;
-	}
-	ferry_now_iso(now);
-	sqlite3_bind_text(st, 1, s->host, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		long long pid = sqlite3_column_int64(st, 1);
-		char msg[160];
-		if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
-			continue;
-		snprintf(msg, sizeof(msg),
-			 "interrupted: the ferry process (pid %lld) ended while the job was running; "
-			 "run the sync again", pid);
-		sqlite3_bind_text(up, 1, msg, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(up, 2, now, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(up, 3, sqlite3_column_int64(st, 0));
-		sqlite3_step(up);
-		sqlite3_reset(up);
-		sqlite3_exec(s->db, "UPDATE job_streams SET status = 'failed' WHERE status = 'running'",
-			     NULL, NULL, NULL);
-	}
-	sqlite3_finalize(st);
-	sqlite3_finalize(up);
 	return 0;
 }
 
@@ -185,13 +163,13 @@ int ferry_store_open(const char *path, struct ferry_store **out, struct ferry_er
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, 10000);
-	if ((rc = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+	if ((rc = ferry__store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
 			  "PRAGMA foreign_keys=ON", err))) {
 		ferry_err_set(err, FERRY_ESTORE, "cannot open state store %s: %s (is it a ferry state store?)",
 			      path, sqlite3_errmsg(s->db));
 		goto fail;
 	}
-	if ((rc = migrate(s, err)) || (rc = mark_interrupted(s, err)))
+	if ((rc = migrate(s, err)) || (rc = ferry__queue_recover(s, err)))
 		goto fail;
 	*out = s;
 	return 0;
@@ -260,7 +238,7 @@ int ferry_store_list(struct ferry_store *s, enum ferry_kind_entity k, struct fer
 	snprintf(sql, sizeof(sql),
 		 "SELECT id, name, type, settings, created_at, updated_at FROM %s ORDER BY name",
 		 tables[k]);
-	if ((rc = prepare(s, sql, &st, err)))
+	if ((rc = ferry__store_prepare(s, sql, &st, err)))
 		return rc;
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		struct ferry_entity *nv = realloc(v, sizeof(*v) * (size_t)(cnt + 1));
@@ -291,7 +269,7 @@ int ferry_store_get(struct ferry_store *s, enum ferry_kind_entity k, const char 
 	snprintf(sql, sizeof(sql),
 		 "SELECT id, name, type, settings, created_at, updated_at FROM %s "
 		 "WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC LIMIT 1", tables[k]);
-	if ((rc = prepare(s, sql, &st, err)))
+	if ((rc = ferry__store_prepare(s, sql, &st, err)))
 		return rc;
 	sqlite3_bind_text(st, 1, name_or_id, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -398,7 +376,7 @@ int ferry_store_put(struct ferry_store *s, enum ferry_kind_entity k, const char 
 			 "VALUES (?, ?, ?, ?, ?, ?3)", tables[k]);
 		ferry_random_id(id_prefix[k], id_out, 32);
 	}
-	if ((rc = prepare(s, sql, &st, err)))
+	if ((rc = ferry__store_prepare(s, sql, &st, err)))
 		goto out;
 	sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
@@ -407,7 +385,7 @@ int ferry_store_put(struct ferry_store *s, enum ferry_kind_entity k, const char 
 	if (!exists)
 		sqlite3_bind_text(st, 5, name, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
-		rc = db_err(s, err, "saving");
+		rc = ferry__store_err(s, err, "saving");
 	if (created)
 		*created = !exists;
 out:
@@ -431,7 +409,7 @@ int ferry_store_rm(struct ferry_store *s, enum ferry_kind_entity k, const char *
 		return rc;
 	if (k != FERRY_CONNECTION) {
 		/* A connection that names this entity would dangle. */
-		if ((rc = prepare(s, "SELECT name FROM connections WHERE json_extract(settings, ?) = ?",
+		if ((rc = ferry__store_prepare(s, "SELECT name FROM connections WHERE json_extract(settings, ?) = ?",
 				  &st, err)))
 			goto out;
 		sqlite3_bind_text(st, 1, k == FERRY_SOURCE ? "$.source_id" : "$.destination_id", -1,
@@ -447,11 +425,11 @@ int ferry_store_rm(struct ferry_store *s, enum ferry_kind_entity k, const char *
 		sqlite3_finalize(st);
 	}
 	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE id = ?", tables[k]);
-	if ((rc = prepare(s, sql, &st, err)))
+	if ((rc = ferry__store_prepare(s, sql, &st, err)))
 		goto out;
 	sqlite3_bind_text(st, 1, e.id, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
-		rc = db_err(s, err, "removing");
+		rc = ferry__store_err(s, err, "removing");
 	sqlite3_finalize(st);
 out:
 	ferry_entity_release(&e);
@@ -529,7 +507,7 @@ int ferry_store_job_begin(struct ferry_store *s, const char *connection_id, cons
 	int rc;
 
 	ferry_now_iso(now);
-	if ((rc = prepare(s, "INSERT INTO jobs (connection_id, source_id, source_name, dest_id, "
+	if ((rc = ferry__store_prepare(s, "INSERT INTO jobs (connection_id, source_id, source_name, dest_id, "
 			     "dest_name, mode, options, status, pid, host, created_at, started_at) "
 			     "VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?10, ?10)", &st, err))) {
 		free(opts);
@@ -546,7 +524,7 @@ int ferry_store_job_begin(struct ferry_store *s, const char *connection_id, cons
 	sqlite3_bind_text(st, 9, s->host, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 10, now, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
-		rc = db_err(s, err, "recording the job");
+		rc = ferry__store_err(s, err, "recording the job");
 	else
 		*job_id = sqlite3_last_insert_rowid(s->db);
 	sqlite3_finalize(st);
@@ -560,9 +538,9 @@ int ferry_store_job_streams(struct ferry_store *s, long long job_id,
 	sqlite3_stmt *st;
 	int i, rc;
 
-	if ((rc = exec(s, "BEGIN IMMEDIATE", err)))
+	if ((rc = ferry__store_exec(s, "BEGIN IMMEDIATE", err)))
 		return rc;
-	if ((rc = prepare(s, "INSERT OR REPLACE INTO job_streams (job_id, stream, dest_table, status, "
+	if ((rc = ferry__store_prepare(s, "INSERT OR REPLACE INTO job_streams (job_id, stream, dest_table, status, "
 			     "rows_read, inserted, updated, unchanged, deleted, total_estimate, bytes, pages, "
 			     "duplicates, collisions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &st, err)))
 		goto out;
@@ -585,7 +563,7 @@ int ferry_store_job_streams(struct ferry_store *s, long long job_id,
 		sqlite3_bind_int64(st, 13, v[i].duplicates);
 		sqlite3_bind_int64(st, 14, v[i].collisions);
 		if (sqlite3_step(st) != SQLITE_DONE) {
-			rc = db_err(s, err, "recording progress");
+			rc = ferry__store_err(s, err, "recording progress");
 			break;
 		}
 		sqlite3_reset(st);
@@ -596,7 +574,7 @@ out:
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		return rc;
 	}
-	return exec(s, "COMMIT", err);
+	return ferry__store_exec(s, "COMMIT", err);
 }
 
 int ferry_store_job_end(struct ferry_store *s, long long job_id, const char *status,
@@ -607,7 +585,7 @@ int ferry_store_job_end(struct ferry_store *s, long long job_id, const char *sta
 	int rc;
 
 	ferry_now_iso(now);
-	if ((rc = prepare(s, "UPDATE jobs SET status = ?, error_code = ?, error = ?, finished_at = ?, "
+	if ((rc = ferry__store_prepare(s, "UPDATE jobs SET status = ?, error_code = ?, error = ?, finished_at = ?, "
 			     "duration_ms = CAST(round((julianday(?4) - julianday(started_at)) * 86400000) AS INTEGER) "
 			     "WHERE id = ?", &st, err)))
 		return rc;
@@ -617,7 +595,7 @@ int ferry_store_job_end(struct ferry_store *s, long long job_id, const char *sta
 	sqlite3_bind_text(st, 4, now, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, job_id);
 	if (sqlite3_step(st) != SQLITE_DONE)
-		rc = db_err(s, err, "ending the job");
+		rc = ferry__store_err(s, err, "ending the job");
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -661,24 +639,39 @@ static json_t *job_streams_json(struct ferry_store *s, long long id)
 }
 
 #define JOB_COLS "id, status, mode, source_name, dest_name, source_id, dest_id, connection_id, " \
-		 "error_code, error, attempt, created_at, started_at, finished_at, duration_ms, options"
+		 "error_code, error, attempt, created_at, started_at, finished_at, duration_ms, options, " \
+		 "max_attempts, run_after, cancel_requested, request, progress, timeout_s"
+
+static json_t *col_parsed(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	json_t *v = t ? json_loads((const char *)t, 0, NULL) : NULL;
+
+	return v ? v : json_null();
+}
 
 static json_t *job_row_json(struct ferry_store *s, sqlite3_stmt *st)
 {
 	long long id = sqlite3_column_int64(st, 0);
-	json_t *opts = sqlite3_column_text(st, 15)
-			       ? json_loads((const char *)sqlite3_column_text(st, 15), 0, NULL)
-			       : NULL;
+	json_t *o;
 
-	return json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-			 "id", (json_int_t)id, "status", col_json(st, 1), "mode", col_json(st, 2),
-			 "source", col_json(st, 3), "destination", col_json(st, 4),
-			 "source_id", col_json(st, 5), "destination_id", col_json(st, 6),
-			 "connection_id", col_json(st, 7), "error_code", col_json(st, 8),
-			 "error", col_json(st, 9), "attempt", col_json(st, 10),
-			 "created_at", col_json(st, 11), "started_at", col_json(st, 12),
-			 "finished_at", col_json(st, 13), "duration_ms", col_json(st, 14),
-			 "options", opts ? opts : json_null(), "streams", job_streams_json(s, id));
+	o = json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+		      "id", (json_int_t)id, "status", col_json(st, 1), "mode", col_json(st, 2),
+		      "source", col_json(st, 3), "destination", col_json(st, 4),
+		      "source_id", col_json(st, 5), "destination_id", col_json(st, 6),
+		      "connection_id", col_json(st, 7), "error_code", col_json(st, 8),
+		      "error", col_json(st, 9), "attempt", col_json(st, 10),
+		      "created_at", col_json(st, 11), "started_at", col_json(st, 12),
+		      "finished_at", col_json(st, 13), "duration_ms", col_json(st, 14),
+		      "options", col_parsed(st, 15), "streams", job_streams_json(s, id));
+	/* The queue's fields (schema 4); null for jobs run directly by `ferry sync`. */
+	json_object_set_new(o, "max_attempts", col_json(st, 16));
+	json_object_set_new(o, "run_after", col_json(st, 17));
+	json_object_set_new(o, "cancel_requested", json_boolean(sqlite3_column_int(st, 18)));
+	json_object_set_new(o, "request", col_parsed(st, 19));
+	json_object_set_new(o, "progress", col_parsed(st, 20));
+	json_object_set_new(o, "timeout_s", col_json(st, 21));
+	return o;
 }
 
 int ferry_store_jobs_with(struct ferry_store *s, int limit, const char *status, json_t **out,
@@ -688,7 +681,7 @@ int ferry_store_jobs_with(struct ferry_store *s, int limit, const char *status, 
 	json_t *arr;
 	int rc;
 
-	if ((rc = prepare(s, "SELECT " JOB_COLS " FROM jobs WHERE ?1 IS NULL OR status = ?1 "
+	if ((rc = ferry__store_prepare(s, "SELECT " JOB_COLS " FROM jobs WHERE ?1 IS NULL OR status = ?1 "
 			     "ORDER BY id DESC LIMIT ?2", &st, err)))
 		return rc;
 	sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
@@ -712,13 +705,13 @@ int ferry_store_jobs_count(struct ferry_store *s, const char *status, long long 
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = prepare(s, "SELECT count(*) FROM jobs WHERE status = ?", &st, err)))
+	if ((rc = ferry__store_prepare(s, "SELECT count(*) FROM jobs WHERE status = ?", &st, err)))
 		return rc;
 	sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		*n = sqlite3_column_int64(st, 0);
 	else
-		rc = db_err(s, err, "counting jobs");
+		rc = ferry__store_err(s, err, "counting jobs");
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -728,7 +721,7 @@ int ferry_store_job(struct ferry_store *s, long long job_id, json_t **out, struc
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = prepare(s, "SELECT " JOB_COLS " FROM jobs WHERE id = ?", &st, err)))
+	if ((rc = ferry__store_prepare(s, "SELECT " JOB_COLS " FROM jobs WHERE id = ?", &st, err)))
 		return rc;
 	sqlite3_bind_int64(st, 1, job_id);
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -749,7 +742,7 @@ int ferry_store_state_set(struct ferry_store *s, const char *source_id, const ch
 	int rc;
 
 	ferry_now_iso(now);
-	if ((rc = prepare(s, "INSERT OR REPLACE INTO stream_state (source_id, dest_id, namespace, "
+	if ((rc = ferry__store_prepare(s, "INSERT OR REPLACE INTO stream_state (source_id, dest_id, namespace, "
 			     "stream, cursor, updated_at) VALUES (?, ?, ?, ?, ?, ?)", &st, err)))
 		return rc;
 	sqlite3_bind_text(st, 1, source_id, -1, SQLITE_STATIC);
@@ -759,7 +752,7 @@ int ferry_store_state_set(struct ferry_store *s, const char *source_id, const ch
 	sqlite3_bind_text(st, 5, cursor, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, now, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
-		rc = db_err(s, err, "saving stream state");
+		rc = ferry__store_err(s, err, "saving stream state");
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -773,7 +766,7 @@ int ferry_store_token_create(struct ferry_store *s, const char *name, const char
 	char now[32];
 	int rc;
 
-	if ((rc = prepare(s, "SELECT id FROM tokens WHERE name = ?", &st, err)))
+	if ((rc = ferry__store_prepare(s, "SELECT id FROM tokens WHERE name = ?", &st, err)))
 		return rc;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -788,7 +781,7 @@ int ferry_store_token_create(struct ferry_store *s, const char *name, const char
 
 	ferry_now_iso(now);
 	ferry_random_id("tok_", id_out, 32);
-	if ((rc = prepare(s, "INSERT INTO tokens (id, name, hash, created_at) VALUES (?, ?, ?, ?)",
+	if ((rc = ferry__store_prepare(s, "INSERT INTO tokens (id, name, hash, created_at) VALUES (?, ?, ?, ?)",
 			  &st, err)))
 		return rc;
 	sqlite3_bind_text(st, 1, id_out, -1, SQLITE_STATIC);
@@ -796,7 +789,7 @@ int ferry_store_token_create(struct ferry_store *s, const char *name, const char
 	sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, now, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
-		rc = db_err(s, err, "saving the token");
+		rc = ferry__store_err(s, err, "saving the token");
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -808,7 +801,7 @@ int ferry_store_tokens(struct ferry_store *s, json_t **out, struct ferry_err *er
 	int rc;
 
 	/* Never the hash: nothing outside the auth check needs it. */
-	if ((rc = prepare(s, "SELECT id, name, created_at, last_used_at, revoked_at FROM tokens "
+	if ((rc = ferry__store_prepare(s, "SELECT id, name, created_at, last_used_at, revoked_at FROM tokens "
 			     "ORDER BY name", &st, err)))
 		return rc;
 	arr = json_array();
@@ -863,7 +856,7 @@ int ferry_store_token_revoke(struct ferry_store *s, const char *name_or_id, char
 	char now[32];
 	int rc;
 
-	if ((rc = prepare(s, "SELECT id, revoked_at FROM tokens WHERE id = ?1 OR name = ?1 "
+	if ((rc = ferry__store_prepare(s, "SELECT id, revoked_at FROM tokens WHERE id = ?1 OR name = ?1 "
 			     "ORDER BY id = ?1 DESC LIMIT 1", &st, err)))
 		return rc;
 	sqlite3_bind_text(st, 1, name_or_id, -1, SQLITE_STATIC);
@@ -878,13 +871,13 @@ int ferry_store_token_revoke(struct ferry_store *s, const char *name_or_id, char
 		return 0;
 
 	ferry_now_iso(now);
-	if ((rc = prepare(s, "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+	if ((rc = ferry__store_prepare(s, "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
 			  &st, err)))
 		return rc;
 	sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, id_out, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
-		rc = db_err(s, err, "revoking the token");
+		rc = ferry__store_err(s, err, "revoking the token");
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -895,7 +888,7 @@ int ferry_store_token_find(struct ferry_store *s, const char *hash, char id_out[
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = prepare(s, "SELECT id, CAST((julianday('now') - julianday(last_used_at)) * 86400 "
+	if ((rc = ferry__store_prepare(s, "SELECT id, CAST((julianday('now') - julianday(last_used_at)) * 86400 "
 			     "AS INTEGER) FROM tokens WHERE hash = ? AND revoked_at IS NULL", &st, err)))
 		return rc;
 	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
@@ -917,12 +910,12 @@ int ferry_store_token_touch(struct ferry_store *s, const char *id, struct ferry_
 	int rc;
 
 	ferry_now_iso(now);
-	if ((rc = prepare(s, "UPDATE tokens SET last_used_at = ? WHERE id = ?", &st, err)))
+	if ((rc = ferry__store_prepare(s, "UPDATE tokens SET last_used_at = ? WHERE id = ?", &st, err)))
 		return rc;
 	sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
-		rc = db_err(s, err, "recording the token's use");
+		rc = ferry__store_err(s, err, "recording the token's use");
 	sqlite3_finalize(st);
 	return rc;
 }

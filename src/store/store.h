@@ -107,6 +107,123 @@ int ferry_store_jobs_with(struct ferry_store *s, int limit, const char *status, 
 int ferry_store_jobs_count(struct ferry_store *s, const char *status, long long *n,
 			   struct ferry_err *err);
 
+/*
+ * ---- the job queue and schedule state (queue.c) ----
+ *
+ * A job is enqueued as 'queued' with run_after (unix seconds); a worker
+ * claims the oldest ready one, which marks it 'running' under a lease
+ * (lease_owner, lease_until) that the worker extends by heartbeat; the
+ * worker finishes it 'succeeded', 'failed' or 'cancelled', or, for a
+ * retryable failure before max_attempts, back to 'queued' with a later
+ * run_after. A lease that expires (the worker died or stalled) puts the job
+ * back in the queue, or fails it "interrupted" after its last attempt.
+ * A connection never has two jobs queued or running at once. Every call that
+ * reads or writes several rows runs in one BEGIN IMMEDIATE transaction, so
+ * several processes may share the store. Times are unix seconds passed in by
+ * the caller (now), so tests and the scheduler agree on one clock.
+ */
+
+struct ferry_job_request {
+	const char *connection_id;    /* NULL: an ad-hoc sync (no one-job-at-a-time rule) */
+	const char *source_id, *source_name;
+	const char *dest_id, *dest_name;
+	const char *mode;             /* "incremental", "full", ...; NULL: "incremental" */
+	json_t *request;              /* borrowed: source, destination, streams, mode, since, until,
+				       * namespace, batch_size, webhook_url; may be NULL */
+	const char *idempotency_key;  /* NULL or a caller's key: the same key gives the same job */
+	int max_attempts;             /* <= 0: 3 */
+	long long timeout_s;          /* seconds per attempt; <= 0: none */
+	long long run_after;          /* unix s: when it may start (normally now) */
+};
+
+/* A claimed job. The caller owns it: release with ferry_claimed_release. */
+struct ferry_claimed {
+	long long job_id;
+	int attempt;                  /* 1 for the first */
+	int max_attempts;
+	long long timeout_s;          /* 0: none */
+	long long lease_until;
+	char connection_id[32];       /* "" for an ad-hoc sync */
+	char source_id[32], dest_id[32];
+	char mode[32];
+	json_t *request;              /* never NULL (an empty object when none was given) */
+};
+void ferry_claimed_release(struct ferry_claimed *c);
+
+/*
+ * Queues a job. With an idempotency key already used, *job_id is that job's
+ * id, *existing is true and nothing is added (whatever its status now).
+ * FERRY_ECONFLICT when the connection already has a job queued or running
+ * (the message names it), FERRY_ENOTFOUND for an unknown connection.
+ */
+int ferry_store_enqueue(struct ferry_store *s, const struct ferry_job_request *r,
+			long long *job_id, bool *existing, struct ferry_err *err);
+/*
+ * Claims the ready job that has waited longest (run_after <= now, oldest
+ * first) whose connection has no running job: it becomes 'running', attempt
+ * + 1, leased to owner until now + lease_s. FERRY_DONE when none is ready.
+ */
+int ferry_store_claim(struct ferry_store *s, const char *owner, long long lease_s, long long now,
+		      struct ferry_claimed *out, struct ferry_err *err);
+/* Extends the lease to now + lease_s. FERRY_ECONFLICT when owner no longer holds it. */
+int ferry_store_heartbeat(struct ferry_store *s, long long job_id, const char *owner,
+			  long long lease_s, long long now, struct ferry_err *err);
+/*
+ * Ends an attempt: status "succeeded", "failed" or "cancelled" (error_code
+ * and error_msg may be NULL). A failure with retry_after_s >= 0 (retryable;
+ * the caller computes the backoff) goes back to the queue with run_after =
+ * now + retry_after_s while attempts remain and no cancel was asked; *requeued
+ * (may be NULL) tells which happened. A failure when a cancel was asked ends
+ * 'cancelled'. The connection's last_sync_* change only when the job ends.
+ * FERRY_ECONFLICT when owner no longer holds the lease.
+ */
+int ferry_store_finish(struct ferry_store *s, long long job_id, const char *owner,
+		       const char *status, const char *error_code, const char *error_msg,
+		       long long retry_after_s, long long now, bool *requeued, struct ferry_err *err);
+/*
+ * Jobs 'running' whose lease ended before now: queued again (run_after now)
+ * while attempts remain, else failed "interrupted" (cancelled if a cancel was
+ * asked). *n (may be NULL) gets how many were released.
+ */
+int ferry_store_requeue_expired(struct ferry_store *s, long long now, int *n,
+				struct ferry_err *err);
+/*
+ * Asks a job to stop: a queued job is cancelled at once, a running one is
+ * flagged for its worker (ferry_store_cancel_requested). status_out (may be
+ * NULL, 16 bytes) gets the job's status afterwards. FERRY_ENOTFOUND for an
+ * unknown job, FERRY_ECONFLICT when it had already ended.
+ */
+int ferry_store_request_cancel(struct ferry_store *s, long long job_id, char *status_out,
+			       struct ferry_err *err);
+int ferry_store_cancel_requested(struct ferry_store *s, long long job_id, bool *yes,
+				 struct ferry_err *err);
+/* Replaces the job's progress JSON (borrowed). */
+int ferry_store_job_progress(struct ferry_store *s, long long job_id, json_t *progress,
+			     struct ferry_err *err);
+
+struct ferry_due {
+	char connection_id[32];
+	long long next_run_at;        /* -1: never scheduled yet */
+};
+/*
+ * Connections due at now, most overdue first, at most limit (<= 0: all):
+ * with a schedule, auto_sync not "off", status "active" (the default), no job
+ * queued or running, and next_run_at unset or <= now. *out (caller frees) gets
+ * *n entries. A connection whose runs were missed is listed once; the
+ * scheduler then sets its next run from now (ferry_store_set_next_run).
+ */
+int ferry_store_due(struct ferry_store *s, long long now, int limit, struct ferry_due **out,
+		    int *n, struct ferry_err *err);
+/* Sets when the connection runs next (unix s; < 0: unset). FERRY_ENOTFOUND when unknown. */
+int ferry_store_set_next_run(struct ferry_store *s, const char *connection_id,
+			     long long next_run_at, struct ferry_err *err);
+/* The connection's schedule state as {next_run_at, last_sync_at, last_sync_status,
+ * last_sync_error, running_job_id} (nulls when it never ran). */
+int ferry_store_connection_state(struct ferry_store *s, const char *connection_id, json_t **out,
+				 struct ferry_err *err);
+/* Jobs waiting in the queue (status 'queued', ready or not). */
+int ferry_store_queue_depth(struct ferry_store *s, long long *n, struct ferry_err *err);
+
 /* Mirror of a destination's cursor, for display. */
 int ferry_store_state_set(struct ferry_store *s, const char *source_id, const char *dest_id,
 			  const char *ns, const char *stream, const char *cursor,

@@ -63,6 +63,7 @@ const char *ferry_code_name(int code)
 	case FERRY_ETOOBIG: return "too_big";
 	case FERRY_ENOMEM: return "out_of_memory";
 	case FERRY_ECANCEL: return "cancelled";
+	case FERRY_ECONFLICT: return "conflict";
 	default: return "internal";
 	}
 }

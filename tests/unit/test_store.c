@@ -133,7 +133,7 @@ static void tokens(void **state)
 	char *dump;
 
 	assert_int_equal(ferry_store_open(path, &s, &e), 0);
-	assert_int_equal(ferry_store_schema_version(), 3);
+	assert_true(ferry_store_schema_version() >= 3);   /* tokens came with schema 3 */
 	/* Revoking when there are none says how to create one. */
 	assert_int_equal(ferry_store_token_revoke(s, "ci", rid, &already, &e), FERRY_ENOTFOUND);
 	assert_non_null(strstr(e.msg, "ferry token create"));
