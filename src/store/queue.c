@@ -752,45 +752,65 @@ int ferry_store_job_progress(struct ferry_store *s, long long job_id, json_t *pr
 
 /* ---- the schedule ---- */
 
+/* Nothing of the connection's queued or running (an index probe). */
+#define NOTHING_IN_FLIGHT \
+	"NOT EXISTS (SELECT 1 FROM jobs AS j WHERE j.connection_id = cs.connection_id " \
+	"AND j.status IN ('queued', 'running'))"
+
+/* Appends the rows of sql (bound: ?1 now, ?2 limit) to v, up to limit in all. */
+static int due_add(struct ferry_store *s, const char *sql, long long now, int limit,
+		   struct ferry_due **v, int *n, struct ferry_err *err)
+{
+	sqlite3_stmt *st;
+	struct ferry_due *nv;
+	int rc;
+
+	if ((rc = ferry__store_prepare(s, sql, &st, err)))
+		return rc;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int(st, 2, limit > 0 ? limit - *n : -1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!(nv = realloc(*v, sizeof(**v) * (size_t)(*n + 1)))) {
+			sqlite3_finalize(st);
+			return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
+		}
+		*v = nv;
+		copy_col(st, 0, nv[*n].connection_id, sizeof(nv[*n].connection_id));
+		nv[(*n)++].next_run_at = sqlite3_column_type(st, 1) == SQLITE_NULL
+						 ? -1 : sqlite3_column_int64(st, 1);
+	}
+	rc = rc == SQLITE_DONE ? 0 : ferry__store_err(s, err, "finding due connections");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * connection_state.scheduled says whether a connection runs on its own; the
+ * store's triggers keep it from the settings (store.c, migration 4), so a
+ * tick reads the (scheduled, next_run_at) index, not 10,000 settings objects.
+ * Two queries, each in index order and so able to stop at the limit:
+ * connections never scheduled yet (oldest first), then the overdue ones
+ * (most overdue first).
+ */
 int ferry_store_due(struct ferry_store *s, long long now, int limit, struct ferry_due **out,
 		    int *n, struct ferry_err *err)
 {
-	sqlite3_stmt *st;
-	struct ferry_due *v = NULL, *nv;
+	struct ferry_due *v = NULL;
 	int rc, cnt = 0;
 
 	*out = NULL;
 	*n = 0;
-	/*
-	 * Cheap tests first: the time, then the settings' JSON, then whether a
-	 * job is waiting or running (an index probe per connection).
-	 */
-	if ((rc = ferry__store_prepare(s,
-		"SELECT c.id, cs.next_run_at FROM connections AS c "
-		"LEFT JOIN connection_state AS cs ON cs.connection_id = c.id "
-		"WHERE (cs.next_run_at IS NULL OR cs.next_run_at <= ?1) "
-		"AND json_extract(c.settings, '$.schedule') IS NOT NULL "
-		"AND coalesce(json_extract(c.settings, '$.auto_sync'), 'on') <> 'off' "
-		"AND coalesce(json_extract(c.settings, '$.status'), 'active') = 'active' "
-		"AND NOT EXISTS (SELECT 1 FROM jobs AS j WHERE j.connection_id = c.id "
-		"AND j.status IN ('queued', 'running')) "
-		"ORDER BY coalesce(cs.next_run_at, 0), c.id LIMIT ?2", &st, err)))
+	/* One read transaction: a connection is in one list or the other, never both. */
+	if ((rc = ferry__store_exec(s, "BEGIN", err)))
 		return rc;
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_int(st, 2, limit > 0 ? limit : -1);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (!(nv = realloc(v, sizeof(*v) * (size_t)(cnt + 1)))) {
-			sqlite3_finalize(st);
-			free(v);
-			return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
-		}
-		v = nv;
-		copy_col(st, 0, v[cnt].connection_id, sizeof(v[cnt].connection_id));
-		v[cnt++].next_run_at = sqlite3_column_type(st, 1) == SQLITE_NULL
-					       ? -1 : sqlite3_column_int64(st, 1);
-	}
-	rc = rc == SQLITE_DONE ? 0 : ferry__store_err(s, err, "finding due connections");
-	sqlite3_finalize(st);
+	rc = due_add(s, "SELECT connection_id, NULL FROM connection_state AS cs WHERE scheduled = 1 "
+		     "AND next_run_at IS NULL AND ?1 = ?1 AND " NOTHING_IN_FLIGHT " ORDER BY rowid "
+		     "LIMIT ?2", now, limit, &v, &cnt, err);
+	if (!rc && (limit <= 0 || cnt < limit))
+		rc = due_add(s, "SELECT connection_id, next_run_at FROM connection_state AS cs "
+			     "WHERE scheduled = 1 AND next_run_at <= ?1 AND " NOTHING_IN_FLIGHT
+			     " ORDER BY next_run_at, rowid LIMIT ?2", now, limit, &v, &cnt, err);
+	rc = end(s, rc, err);
 	if (rc) {
 		free(v);
 		return rc;
