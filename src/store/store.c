@@ -5,8 +5,6 @@
  * how many ran. A store written by a newer binary (a higher version than this
  * binary knows) is refused rather than guessed at.
  */
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -38,7 +38,11 @@ struct ferry_entity {
 	char *updated_at;
 };
 
-/* Opens (creating) the store, migrates it, and marks jobs of dead processes failed. */
+/*
+ * Opens (creating) the store, migrates it, and settles jobs left running by
+ * dead processes on this host: a job claimed from the queue is released (retried
+ * while attempts remain), a `ferry sync` job is marked failed "interrupted".
+ */
 int ferry_store_open(const char *path, struct ferry_store **out, struct ferry_err *err);
 void ferry_store_close(struct ferry_store *s);
 const char *ferry_store_path(const struct ferry_store *s);
