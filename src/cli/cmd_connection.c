@@ -31,7 +31,8 @@ static const char add_help[] =
 	"  --timeout DURATION     time limit of one attempt (e.g. 30m)\n"
 	"  --webhook URL          POST a signed notice when a job ends\n"
 	"       ferry connection pause NAME|ID\n"
-	"       ferry connection resume NAME|ID\n";
+	"       ferry connection resume NAME|ID\n"
+	"       ferry connection trigger NAME|ID   queue a job now (`ferry run-due` runs it)\n";
 
 /* Splits "a,b" into a JSON array of trimmed, non-empty names. */
 static json_t *stream_list(const char *s)
@@ -212,6 +213,8 @@ int cli_connection_cmd(struct cli *c, int argc, char **argv, bool *handled)
 		return connection_status(c, "connection pause", argc - 1, argv + 1, "paused");
 	if (sub && !strcmp(sub, "resume"))
 		return connection_status(c, "connection resume", argc - 1, argv + 1, "active");
+	if (sub && !strcmp(sub, "trigger"))
+		return cli_connection_trigger(c, argc - 1, argv + 1);
 	*handled = false;
 	return 0;
 }

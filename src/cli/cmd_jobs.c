@@ -123,6 +123,11 @@ int cmd_job(struct cli *c, int argc, char **argv)
 	       "  finished:    %s\n",
 	       jid, str(j, "status"), str(j, "mode"), str(j, "source"), str(j, "destination"),
 	       str(j, "started_at"), str(j, "finished_at"));
+	if (json_integer_value(json_object_get(j, "attempt")) > 0 &&
+	    json_integer_value(json_object_get(j, "max_attempts")) > 0)
+		printf("  attempts:    %lld of %lld\n",
+		       (long long)json_integer_value(json_object_get(j, "attempt")),
+		       (long long)json_integer_value(json_object_get(j, "max_attempts")));
 	if (json_integer_value(json_object_get(j, "duration_ms")))
 		printf("  duration:    %.1fs\n",
 		       json_integer_value(json_object_get(j, "duration_ms")) / 1000.0);

@@ -23,6 +23,7 @@ static const struct cli_command commands[] = {
 	{"doctor", cmd_doctor, "check the state store, the key and every connection"},
 	{"keygen", cmd_keygen, "print a new FERRY_ENCRYPTION_KEY"},
 	{"serve", cmd_serve, "run the HTTP API: `ferry serve --listen 127.0.0.1:8080`"},
+	{"run-due", cmd_run_due, "queue due connections' jobs, run what is queued, exit (for cron)"},
 	{"token", cmd_token, "create, list or revoke API tokens for `ferry serve`"},
 	{NULL, NULL, NULL},
 };
