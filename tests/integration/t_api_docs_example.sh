@@ -190,7 +190,7 @@ R=$OUT
 REQS=$(log_new)
 assert_eq succeeded "$(jf "$R" '.status')"
 for s in customers:$CUR_CUS invoices:$CUR_INV; do
-	q1=$(jf "$REQS" "select(.path == \"/v2/${s%%:*}\") | .query" | head -n 1)
+	q1=$(jf "$REQS" "select(.path == \"/v2/${s%%:*}\") | .query" | sed -n 1p)
 	assert_eq "${s#*:}" "$(qparam "$q1" updated_since)" \
 		"${s%%:*}: the request carries updated_since=<stored cursor> (query: $q1)"
 done
@@ -257,7 +257,7 @@ assert_eq succeeded "$(jf "$R" '.status')"
 assert_eq "1 2" "$(stream_counts "$R" customers | cut -d' ' -f2,3)" "SQLite incremental customers: 1 inserted, 2 updated"
 assert_eq "1 2" "$(stream_counts "$R" invoices | cut -d' ' -f2,3)" "SQLite incremental invoices: 1 inserted, 2 updated"
 assert_eq "$(jf "$MUT" '.lines_added') 0" "$(stream_counts "$R" invoice_lines | cut -d' ' -f2,3)" "SQLite incremental invoice_lines"
-assert_eq "$NEW_CUS" "$(qparam "$(jf "$REQS" 'select(.path == "/v2/customers") | .query' | head -n 1)" updated_since)" \
+assert_eq "$NEW_CUS" "$(qparam "$(jf "$REQS" 'select(.path == "/v2/customers") | .query' | sed -n 1p)" updated_since)" \
 	"SQLite: customers asked from its own stored cursor"
 assert_eq "$((n_cus + 1)) $((n_inv + 1))" \
 	"$(sq "$LITE" 'SELECT (SELECT count(*) FROM acme2_customers), (SELECT count(*) FROM acme2_invoices)' | tr '|' ' ')"

@@ -43,9 +43,9 @@ q src "CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items VALUES
 
 run ferry source add shop --type sqlite --set path="$SRC_DB"
 assert_match "$OUT" 'src_[0-9a-f]+' "source add prints the new id"
-shop_id=$(grep -oE 'src_[0-9a-f]+' <<<"$OUT" | head -n 1)
+shop_id=$(grep -oE 'src_[0-9a-f]+' <<<"$OUT" | sed -n 1p)
 run ferry source add pg --type postgres --set url="$PGURL" --set tables=items
-pg_id=$(grep -oE 'src_[0-9a-f]+' <<<"$OUT" | head -n 1)
+pg_id=$(grep -oE 'src_[0-9a-f]+' <<<"$OUT" | sed -n 1p)
 assert_ne "$shop_id" "$pg_id" "two sources get different ids"
 
 run ferry source list
@@ -79,7 +79,7 @@ assert_eq "$before" "$(ferry source list --json)" "a refused duplicate changes n
 note "source rm by name and by id"
 run ferry source add tmp1 --type sqlite --set path="$SRC_DB"
 run ferry source add tmp2 --type sqlite --set path="$SRC_DB"
-tmp2_id=$(grep -oE 'src_[0-9a-f]+' <<<"$OUT" | head -n 1)
+tmp2_id=$(grep -oE 'src_[0-9a-f]+' <<<"$OUT" | sed -n 1p)
 run ferry source rm tmp1
 run ferry source rm "$tmp2_id"
 run ferry source list --json
@@ -93,10 +93,10 @@ note "dest add/list/show/rm"
 DST_DB=$T_DIR/warehouse.db
 run ferry dest add wh --url "sqlite://$DST_DB"
 assert_match "$OUT" 'dst_[0-9a-f]+' "dest add prints the new id"
-wh_id=$(grep -oE 'dst_[0-9a-f]+' <<<"$OUT" | head -n 1)
+wh_id=$(grep -oE 'dst_[0-9a-f]+' <<<"$OUT" | sed -n 1p)
 PGDST=$(newdb dst)
 run ferry dest add pgdw --url "$PGDST"
-pgdw_id=$(grep -oE 'dst_[0-9a-f]+' <<<"$OUT" | head -n 1)
+pgdw_id=$(grep -oE 'dst_[0-9a-f]+' <<<"$OUT" | sed -n 1p)
 run ferry dest list
 assert_contains "$OUT" "$wh_id"
 assert_contains "$OUT" "pgdw"
@@ -114,7 +114,7 @@ assert_error_msg
 assert_contains "$ERR" "exist" "duplicate destination name refused"
 run ferry dest add gone1 --url "sqlite://$T_DIR/g1.db"
 run ferry dest add gone2 --url "sqlite://$T_DIR/g2.db"
-g2=$(grep -oE 'dst_[0-9a-f]+' <<<"$OUT" | head -n 1)
+g2=$(grep -oE 'dst_[0-9a-f]+' <<<"$OUT" | sed -n 1p)
 run ferry dest rm gone1
 run ferry dest rm "$g2"
 run ferry dest list --json
