@@ -430,7 +430,6 @@ struct seen {
 
 struct rest_h {
 	struct rest_src *r;
-	struct ferry_source *src;
 	const struct mf_stream *ms;
 	struct ferry_stream stream;
 	struct apirow row;
@@ -445,7 +444,7 @@ struct rest_h {
 	int cur;                   /* the next element of it, -1 */
 	struct ar_field *f;        /* the record being written, as fields */
 	int nf, fcap;
-	char pbuf[8][48];          /* parent field values printed as text */
+	char (*pbuf)[48];          /* parent field values printed as text, one per parent field */
 	char key_hex[65];
 	long long pages, bytes;
 	/* bounds */
@@ -580,6 +579,7 @@ static void rest_end(struct ferry_source *src, void *hv)
 	free(h->max_text);
 	free(h->seen.v);
 	free(h->f);
+	free(h->pbuf);
 	ferry_buf_release(&h->cell);
 	free(h);
 }
@@ -597,7 +597,6 @@ static int rest_begin(struct ferry_source *src, const struct ferry_read_req *req
 	if (!h)
 		return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
 	h->r = r;
-	h->src = src;
 	h->total = -1;
 	h->recs = h->cur = -1;
 	h->batch_rows = req->batch_rows;
@@ -605,7 +604,9 @@ static int rest_begin(struct ferry_source *src, const struct ferry_read_req *req
 	if (!(h->ms = mstream(r->m, req->stream->name)))
 		return ferry_err_set(err, FERRY_ENOTFOUND, "stream \"%s\" is not in manifest %s",
 				     req->stream->name, r->m->file);
-	if (ferry_stream_copy(&h->stream, req->stream) ||
+	if ((h->ms->nparent_fields &&
+	     !(h->pbuf = calloc((size_t)h->ms->nparent_fields, sizeof(*h->pbuf)))) ||
+	    ferry_stream_copy(&h->stream, req->stream) ||
 	    !(h->http = ferry_http_new(&r->lim, r->rl, req->cancel)))
 		return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
 	if ((rc = apirow_init(&h->row, &h->stream, h->ms, err)))
@@ -847,7 +848,7 @@ static int prepare(struct rest_h *h, int e, unsigned char content[8], struct fer
 	}
 	if (ms->parent) {
 		const json_t *parent = json_array_get(h->parents, h->parent_i - 1);
-		for (int i = 0; !rc && i < ms->nparent_fields && i < 8; i++)
+		for (int i = 0; !rc && i < ms->nparent_fields; i++)
 			rc = add_parent_field(h, ms->parent_fields[i].key,
 					      json_object_get(parent, ms->parent_fields[i].value), i);
 	}
