@@ -24,12 +24,11 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include "ferry/buf.h"
-#include "server/http.h"
+#include "server/http_int.h"
 #include "server/token.h"
 #include "store/store.h"
 #include "util/text.h"
 
-#define MAX_PARAMS 4
 #define DISCARD_MAX (8 * FERRY_HTTP_MAX_BODY)  /* then a too-big body's connection is closed */
 #define TOUCH_EVERY_S 60    /* last_used_at moves at most once a minute per token */
 
@@ -39,48 +38,45 @@ struct ferry_server {
 	char url[96];
 	pthread_key_t store_key;   /* this thread's struct ferry_store * */
 	bool key_made;
-};
-
-struct req;
-
-struct route {
-	const char *method;
-	const char *pattern;
-	void (*fn)(struct req *r);
-	const char *const *fields;  /* body fields the route accepts (NULL: none) */
-};
-
-struct req {
-	struct ferry_server *srv;
-	struct MHD_Connection *conn;
-	const char *method;
-	const char *path;
-	const struct route *route;
-	char params[MAX_PARAMS][128];
-	struct ferry_buf body;
-	json_t *json;               /* the parsed body, when there is one */
-	bool answered;              /* a response is queued: ignore the rest */
-	bool too_big;               /* the body passed the cap: discard the rest */
-	size_t received;            /* body bytes so far */
-	/* the answer */
-	unsigned status;
-	json_t *out;
-	char allow[40];             /* for 405: the methods the path has */
+	struct ferry_server_opts opts;   /* listen and db_path point into this struct's copies */
 };
 
 /* ---- answers ---- */
 
-static void answer(struct req *r, unsigned status, json_t *out)
+static void clear_answer(struct req *r)
 {
 	json_decref(r->out);
+	r->out = NULL;
+	free(r->text);
+	r->text = NULL;
+	if (r->raw)
+		MHD_destroy_response(r->raw);
+	r->raw = NULL;
+}
+
+void http_answer(struct req *r, unsigned status, json_t *out)
+{
+	clear_answer(r);
 	r->status = status;
 	r->out = out;
 }
 
-static void http_error(struct req *r, unsigned status, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+void http_answer_text(struct req *r, unsigned status, const char *content_type, char *text)
+{
+	clear_answer(r);
+	r->status = status;
+	r->text = text;
+	r->content_type = content_type;
+}
 
-static void http_error(struct req *r, unsigned status, const char *code, const char *fmt, ...)
+void http_answer_raw(struct req *r, unsigned status, struct MHD_Response *resp)
+{
+	clear_answer(r);
+	r->status = status;
+	r->raw = resp;
+}
+
+void http_error(struct req *r, unsigned status, const char *code, const char *fmt, ...)
 {
 	char msg[600];
 	va_list ap;
@@ -88,34 +84,63 @@ static void http_error(struct req *r, unsigned status, const char *code, const c
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	answer(r, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
+	http_answer(r, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
 }
 
-/* A failure of ferry itself (the store): 500, and one line on stderr for the operator. */
-static void internal_error(struct req *r, const struct ferry_err *err)
+void http_internal_error(struct req *r, const struct ferry_err *err)
 {
 	fprintf(stderr, "ferry serve: %s %s: %s\n", r->method, r->path, err->msg);
 	http_error(r, err->code == FERRY_ESTORE && err->retryable ? 503 : 500,
 		   err->code == FERRY_ESTORE ? "store_error" : "internal_error", "%s", err->msg);
 }
 
+void http_fail(struct req *r, const struct ferry_err *err)
+{
+	switch (err->code) {
+	case FERRY_ENOTFOUND: http_error(r, 404, "not_found", "%s", err->msg); break;
+	case FERRY_ECONFLICT: http_error(r, 409, "conflict", "%s", err->msg); break;
+	case FERRY_EUSAGE:
+	case FERRY_ECONFIG: http_error(r, 400, "invalid_request", "%s", err->msg); break;
+	case FERRY_EKEY: http_error(r, 400, "no_key", "%s", err->msg); break;
+	default: http_internal_error(r, err);
+	}
+}
+
+const struct ferry_server_opts *http_opts(const struct req *r)
+{
+	return &r->srv->opts;
+}
+
 static enum MHD_Result send_answer(struct req *r)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
+	const char *type = "application/json";
 	char *text;
 
-	if (!r->out)
-		http_error(r, 500, "internal_error", "the handler gave no answer (a bug in ferry)");
-	text = json_dumps(r->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (!text)
-		return MHD_NO;
-	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-	if (!resp) {
-		free(text);
-		return MHD_NO;
+	if (r->raw) {
+		resp = r->raw;
+		r->raw = NULL;
+	} else {
+		if (r->text) {
+			text = r->text;
+			r->text = NULL;
+			type = r->content_type;
+		} else {
+			if (!r->out)
+				http_error(r, 500, "internal_error",
+					   "the handler gave no answer (a bug in ferry)");
+			text = json_dumps(r->out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		}
+		if (!text)
+			return MHD_NO;
+		resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+		if (!resp) {
+			free(text);
+			return MHD_NO;
+		}
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (r->status == 401)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
@@ -186,7 +211,7 @@ static bool authorized(struct req *r)
 	}
 	ferry_token_hash(h, hash);
 	if (!(st = thread_store(r->srv, &err))) {
-		internal_error(r, &err);
+		http_internal_error(r, &err);
 		return false;
 	}
 	rc = ferry_store_token_find(st, hash, id, &idle, &err);
@@ -197,7 +222,7 @@ static bool authorized(struct req *r)
 		return false;
 	}
 	if (rc) {
-		internal_error(r, &err);
+		http_internal_error(r, &err);
 		return false;
 	}
 	/* A busy token would otherwise write to the store on every request. */
@@ -208,9 +233,14 @@ static bool authorized(struct req *r)
 
 /* ---- helpers for handlers ---- */
 
-static const char *query(struct req *r, const char *name)
+const char *http_query(struct req *r, const char *name)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_header(struct req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
 struct unknown_arg {
@@ -231,8 +261,7 @@ static enum MHD_Result find_unknown_arg(void *cls, enum MHD_ValueKind kind, cons
 	return MHD_NO;
 }
 
-/* True when every query parameter is one of known; otherwise answers 400 naming it. */
-static bool query_known(struct req *r, const char *const *known)
+bool http_query_known(struct req *r, const char *const *known)
 {
 	struct unknown_arg u = {known, NULL};
 
@@ -244,147 +273,20 @@ static bool query_known(struct req *r, const char *const *known)
 	return false;
 }
 
-/* A positive integer id from a path segment; answers 404 otherwise. */
-static bool job_id_param(struct req *r, const char *s, long long *id)
+struct ferry_store *http_thread_store(struct req *r, struct ferry_err *err)
 {
-	const char *p;
-
-	for (p = s; *p >= '0' && *p <= '9'; p++)
-		;
-	if (*p || !ferry_parse_ll(s, 1, 0x7fffffffffffffffLL, id)) {
-		http_error(r, 404, "not_found", "unknown job \"%.100s\" (job ids are numbers; "
-			   "see GET /api/v1/jobs)", s);
-		return false;
-	}
-	return true;
+	return thread_store(r->srv, err);
 }
 
-static struct ferry_store *store_or_answer(struct req *r)
+struct ferry_store *http_store(struct req *r)
 {
 	struct ferry_err err = {0};
 	struct ferry_store *st = thread_store(r->srv, &err);
 
 	if (!st)
-		internal_error(r, &err);
+		http_internal_error(r, &err);
 	return st;
 }
-
-/* ---- handlers ---- */
-
-static void h_health(struct req *r)
-{
-	struct ferry_err err = {0};
-	struct ferry_store *st = thread_store(r->srv, &err);
-	long long queued = 0;
-	char store[600];
-
-	if (st && !ferry_store_jobs_count(st, "queued", &queued, &err))
-		snprintf(store, sizeof(store), "ok");
-	else
-		snprintf(store, sizeof(store), "error: %s", err.msg);
-	answer(r, strcmp(store, "ok") ? 503 : 200,
-	       json_pack("{s:s, s:s, s:s, s:I}", "status", strcmp(store, "ok") ? "degraded" : "ok",
-			 "version", FERRY_VERSION, "store", store, "queue_depth", (json_int_t)queued));
-}
-
-static const char *const job_statuses[] = {"queued", "running", "succeeded", "failed",
-					   "cancelled", NULL};
-
-static void h_jobs(struct req *r)
-{
-	static const char *const known[] = {"limit", "status", NULL};
-	struct ferry_err err = {0};
-	struct ferry_store *st;
-	const char *lim = query(r, "limit"), *status = query(r, "status");
-	long long limit = 50;
-	json_t *jobs;
-	int i;
-
-	if (!query_known(r, known))
-		return;
-	if (lim && !ferry_parse_ll(lim, 1, 1000, &limit)) {
-		http_error(r, 400, "invalid_parameter",
-			   "limit must be a whole number from 1 to 1000, not \"%.40s\"", lim);
-		return;
-	}
-	if (status) {
-		for (i = 0; job_statuses[i] && strcmp(status, job_statuses[i]); i++)
-			;
-		if (!job_statuses[i]) {
-			http_error(r, 400, "invalid_parameter",
-				   "status must be queued, running, succeeded, failed or cancelled, "
-				   "not \"%.40s\"", status);
-			return;
-		}
-	}
-	if (!(st = store_or_answer(r)))
-		return;
-	if (ferry_store_jobs_with(st, (int)limit, status, &jobs, &err)) {
-		internal_error(r, &err);
-		return;
-	}
-	answer(r, 200, json_pack("{s:o}", "jobs", jobs));
-}
-
-/* The job of the {id} parameter, or NULL after answering 404 or 500. */
-static json_t *job_of(struct req *r)
-{
-	struct ferry_err err = {0};
-	struct ferry_store *st;
-	long long id;
-	json_t *job;
-	int rc;
-
-	if (!job_id_param(r, r->params[0], &id) || !(st = store_or_answer(r)))
-		return NULL;
-	rc = ferry_store_job(st, id, &job, &err);
-	if (rc == FERRY_ENOTFOUND) {
-		http_error(r, 404, "not_found", "unknown job %lld (see GET /api/v1/jobs)", id);
-		return NULL;
-	}
-	if (rc) {
-		internal_error(r, &err);
-		return NULL;
-	}
-	return job;
-}
-
-static void h_job(struct req *r)
-{
-	static const char *const known[] = {NULL};
-	json_t *job;
-
-	if (query_known(r, known) && (job = job_of(r)))
-		answer(r, 200, job);
-}
-
-static void h_job_cancel(struct req *r)
-{
-	json_t *job = job_of(r);
-	const char *status;
-
-	if (!job)
-		return;
-	status = json_string_value(json_object_get(job, "status"));
-	if (status && strcmp(status, "queued") && strcmp(status, "running"))
-		http_error(r, 409, "conflict", "job %s already ended (%s): there is nothing to cancel",
-			   r->params[0], status);
-	else
-		/* Jobs run in the `ferry sync` process that started them until the job queue exists. */
-		http_error(r, 501, "not_implemented",
-			   "job %s is %s in another ferry process; cancelling it over HTTP needs the "
-			   "job queue, which this ferry does not have yet (stop that process instead)",
-			   r->params[0], status ? status : "running");
-	json_decref(job);
-}
-
-static const struct route routes[] = {
-	{"GET", "/health", h_health, NULL},
-	{"GET", "/api/v1/jobs", h_jobs, NULL},
-	{"GET", "/api/v1/jobs/{id}", h_job, NULL},
-	{"POST", "/api/v1/jobs/{id}/cancel", h_job_cancel, NULL},
-};
-#define NROUTES ((int)(sizeof(routes) / sizeof(routes[0])))
 
 /* ---- routing ---- */
 
@@ -416,26 +318,47 @@ static bool needs_token(const char *path)
 	return !strncmp(path, "/api/v1", 7) && (path[7] == '/' || !path[7]);
 }
 
+/*
+ * The route for r's method and path, its captures in params; NULL when there
+ * is none, with *path_known telling whether another method has the path
+ * (r->allow then lists them).
+ */
+static const struct route *lookup(struct req *r, char params[][128], bool *path_known)
+{
+	static const struct {
+		const struct route *v;
+		const int *n;
+	} tables[] = {{ferry_routes_jobs, &ferry_nroutes_jobs},
+		      {ferry_routes_entities, &ferry_nroutes_entities}};
+	size_t t;
+	int i;
+
+	*path_known = false;
+	r->allow[0] = '\0';
+	for (t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+		for (i = 0; i < *tables[t].n; i++) {
+			const struct route *rt = &tables[t].v[i];
+			if (ferry_http_match(rt->pattern, r->path, params, HTTP_MAX_PARAMS) < 0)
+				continue;
+			*path_known = true;
+			if (!strcmp(rt->method, r->method))
+				return rt;
+			if (strlen(r->allow) + strlen(rt->method) + 3 < sizeof(r->allow))
+				snprintf(r->allow + strlen(r->allow),
+					 sizeof(r->allow) - strlen(r->allow), "%s%s",
+					 r->allow[0] ? ", " : "", rt->method);
+		}
+	}
+	return NULL;
+}
+
 /* Finds the route; answers 404 or 405 when there is none. */
 static bool route(struct req *r)
 {
-	char scratch[MAX_PARAMS][128];
-	bool path_known = false;
-	int i;
+	bool path_known;
 
-	for (i = 0; i < NROUTES; i++) {
-		if (ferry_http_match(routes[i].pattern, r->path, scratch, MAX_PARAMS) < 0)
-			continue;
-		path_known = true;
-		if (!strcmp(routes[i].method, r->method)) {
-			r->route = &routes[i];
-			memcpy(r->params, scratch, sizeof(scratch));
-			return true;
-		}
-		if (strlen(r->allow) + strlen(routes[i].method) + 3 < sizeof(r->allow))
-			snprintf(r->allow + strlen(r->allow), sizeof(r->allow) - strlen(r->allow),
-				 "%s%s", r->allow[0] ? ", " : "", routes[i].method);
-	}
+	if ((r->route = lookup(r, r->params, &path_known)))
+		return true;
 	if (path_known)
 		http_error(r, 405, "method_not_allowed", "%s is not allowed on %s (use %s)", r->method,
 			   r->path, r->allow);
@@ -443,6 +366,16 @@ static bool route(struct req *r)
 		http_error(r, 404, "not_found", "no route %s %.200s (see docs/api.md)", r->method,
 			   r->path);
 	return false;
+}
+
+/* An /api/v1 route whose handler checks the caller itself (a signed trigger). */
+static bool open_route(struct req *r)
+{
+	char scratch[HTTP_MAX_PARAMS][128];
+	bool path_known;
+	const struct route *rt = lookup(r, scratch, &path_known);
+
+	return rt && rt->open;
 }
 
 /* ---- the request life cycle ---- */
@@ -454,8 +387,8 @@ static bool body_to_json(struct req *r)
 	json_t *v;
 	int i;
 
-	if (!r->body.len)
-		return true;
+	if (!r->body.len || r->route->open)
+		return true;   /* an open route reads its raw body itself */
 	r->json = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &je);
 	if (!r->json) {
 		http_error(r, 400, "invalid_json",
@@ -487,7 +420,7 @@ static bool admit(struct req *r)
 						     MHD_HTTP_HEADER_CONTENT_LENGTH);
 	long long len;
 
-	if (needs_token(r->path) && !authorized(r))
+	if (needs_token(r->path) && !open_route(r) && !authorized(r))
 		return false;
 	if (!route(r))
 		return false;
@@ -558,7 +491,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	ferry_buf_release(&r->body);
 	json_decref(r->json);
-	json_decref(r->out);
+	clear_answer(r);
 	free(r);
 	*con_cls = NULL;
 }
@@ -679,6 +612,9 @@ int ferry_server_start(const struct ferry_server_opts *opts, struct ferry_server
 		free(s);
 		return ferry_err_set(err, FERRY_ENOMEM, "out of memory");
 	}
+	s->opts = *opts;
+	s->opts.db_path = s->db_path;
+	s->opts.listen = NULL;   /* the caller's string; s->url says where it listens */
 	if (pthread_key_create(&s->store_key, close_thread_store)) {
 		rc = ferry_err_set(err, FERRY_ENOMEM, "cannot create a thread key");
 		goto fail;

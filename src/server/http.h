@@ -26,6 +26,7 @@
 
 #include <stddef.h>
 #include "ferry/err.h"
+#include "util/crypto.h"
 
 #define FERRY_HTTP_MAX_BODY (1024 * 1024)
 #define FERRY_HTTP_DEFAULT_LISTEN "127.0.0.1:8080"
@@ -36,6 +37,10 @@ struct ferry_server_opts {
 	const char *listen;     /* "HOST:PORT"; NULL: FERRY_HTTP_DEFAULT_LISTEN */
 	const char *db_path;    /* the state store */
 	unsigned threads;       /* request threads; 0: 2 */
+	const struct ferry_key *key;   /* opens and seals secrets; NULL: routes needing it answer 400 */
+	/* Called (from a request thread) after a job was queued, e.g. to wake workers. */
+	void (*on_enqueue)(void *ctx);
+	void *ctx;
 };
 
 /* A parsed --listen value: an IPv4 or [IPv6] literal or "localhost", and a port. */
