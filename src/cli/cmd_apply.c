@@ -12,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
+#include <sodium.h>
 #include "cli/cli.h"
-#include "sched/cron.h"
+#include "core/entity_spec.h"
+#include "server/webhook_sig.h"
 #include "ferry/engine.h"
 #include "util/text.h"
 
@@ -40,7 +42,15 @@ static const char apply_help[] =
 	"    namespace: prod\n"
 	"    mode: incremental        # or full\n"
 	"    deletes: hard            # or soft (full syncs)\n"
-	"    backup_retention: 60\n";
+	"    backup_retention: 60\n"
+	"    schedule: \"0 2 * * *\"     # cron (UTC) or an interval: 15m, 6h\n"
+	"    auto_sync: on            # default on with a schedule\n"
+	"    max_attempts: 3\n"
+	"    timeout: 30m\n"
+	"    webhook_url: https://example.com/ferry-hook\n"
+	"    signed_triggers: off     # on: accept triggers signed with the connection's secret\n\n"
+	"A connection with a webhook_url or signed triggers gets a signing secret, printed\n"
+	"once when it is made (FERRY_ENCRYPTION_KEY must be set); re-applying keeps it.\n";
 
 struct conv {
 	const char *file;
@@ -226,59 +236,37 @@ static bool in_file(json_t *list, const char *name)
 }
 
 
-/* schedule (cron or interval), auto_sync on|off, max_attempts 1-100, webhook_url http(s). */
-static int check_schedule(const char *file, json_t *o, const char *name, struct ferry_err *err)
+/* Prefixes "FILE:LINE: KIND "NAME": ", leaving out the entity when the message names it already. */
+static int item_error(struct ferry_err *err, const char *file, json_t *o, const char *kind,
+		      const char *name)
 {
-	const char *sched = json_string_value(json_object_get(o, "schedule"));
-	const char *as = json_string_value(json_object_get(o, "auto_sync"));
-	const char *ma = json_string_value(json_object_get(o, "max_attempts"));
-	const char *wh = json_string_value(json_object_get(o, "webhook_url"));
-	struct ferry_schedule s;
-	long long n;
+	char named[200];
 
-	if (sched && ferry_schedule_parse(sched, &s, err))
-		return ferry_err_prefix(err, "%s:%d: connection \"%s\": ", file, line_of(o), name);
-	if (as && strcmp(as, "on") && strcmp(as, "off"))
-		return ferry_err_set(err, FERRY_EUSAGE, "%s:%d: connection \"%s\": auto_sync is on or "
-				     "off, not \"%s\"", file, line_of(o), name, as);
-	if (ma && !ferry_parse_ll(ma, 1, 100, &n))
-		return ferry_err_set(err, FERRY_EUSAGE, "%s:%d: connection \"%s\": max_attempts must be "
-				     "1 to 100, not \"%s\"", file, line_of(o), name, ma);
-	const char *to = json_string_value(json_object_get(o, "timeout"));
-	if (to && (ferry_schedule_parse(to, &s, err) || s.kind != FERRY_SCHEDULE_INTERVAL))
-		return ferry_err_set(err, FERRY_EUSAGE, "%s:%d: connection \"%s\": timeout \"%s\" is "
-				     "not a duration (30s, 15m, 6h, 1d or seconds)", file, line_of(o),
-				     name, to);
-	if (wh && strncmp(wh, "http://", 7) && strncmp(wh, "https://", 8))
-		return ferry_err_set(err, FERRY_EUSAGE, "%s:%d: connection \"%s\": webhook_url must be "
-				     "an http:// or https:// URL", file, line_of(o), name);
-	return 0;
+	snprintf(named, sizeof(named), "%s \"%s\"", kind, name);
+	if (strstr(err->msg, named))
+		return ferry_err_prefix(err, "%s:%d: ", file, line_of(o));
+	return ferry_err_prefix(err, "%s:%d: %s: ", file, line_of(o), named);
 }
 
-/* The schedule settings of a checked connection, as `ferry connection add` stores them. */
-static void put_schedule(json_t *o, json_t *set)
+/* A connection's fields as core/entity_spec.h takes them: the item without name and line. */
+static json_t *connection_fields(json_t *o)
 {
-	const char *sched = json_string_value(json_object_get(o, "schedule"));
-	const char *as = json_string_value(json_object_get(o, "auto_sync"));
-	const char *ma = json_string_value(json_object_get(o, "max_attempts"));
-	const char *wh = json_string_value(json_object_get(o, "webhook_url"));
+	json_t *f = json_object(), *v;
+	const char *k;
 
-	if (sched)
-		json_object_set_new(set, "schedule", json_string(sched));
-	json_object_set_new(set, "auto_sync", json_string(as ? as : sched ? "on" : "off"));
-	json_object_set_new(set, "max_attempts", json_integer(ma ? strtoll(ma, NULL, 10) : 3));
-	const char *to = json_string_value(json_object_get(o, "timeout"));
-	struct ferry_schedule s;
-	struct ferry_err ignore = {0};
-	if (wh)
-		json_object_set_new(set, "webhook_url", json_string(wh));
-	if (to && !ferry_schedule_parse(to, &s, &ignore))
-		json_object_set_new(set, "timeout_s", json_integer(s.every));
+	json_object_foreach(o, k, v)
+		if (strcmp(k, LINE_KEY) && strcmp(k, "name"))
+			json_object_set(f, k, v);
+	return f;
 }
 
-/* Checks everything; when put is true, writes it. */
+/*
+ * Checks everything; when put is true, writes it. Signing secrets made for
+ * new connections go into secrets (name -> secret), to be shown after the
+ * commit.
+ */
 static int walk(struct cli *c, const char *file, json_t *root, bool put, int *counts,
-		struct ferry_err *err)
+		json_t *secrets, struct ferry_err *err)
 {
 	static const char *const top[] = {"sources", "destinations", "connections", NULL};
 	static const char *const src_keys[] = {"name", "type", "settings", NULL};
@@ -286,7 +274,7 @@ static int walk(struct cli *c, const char *file, json_t *root, bool put, int *co
 	static const char *const con_keys[] = {"name", "source", "destination", "streams", "namespace",
 					       "prefix", "mode", "deletes", "backup_retention",
 					       "schedule", "auto_sync", "max_attempts", "webhook_url",
-					       "timeout", NULL};
+					       "timeout", "signed_triggers", NULL};
 	json_t *sources = json_object_get(root, "sources");
 	json_t *dests = json_object_get(root, "destinations");
 	json_t *cons = json_object_get(root, "connections");
@@ -300,35 +288,28 @@ static int walk(struct cli *c, const char *file, json_t *root, bool put, int *co
 		return rc;
 	json_array_foreach(sources, i, o) {
 		const char *name, *type;
-		struct ferry_config cfg = {0};
 		json_t *set, *v;
 		const char *k;
-		const struct ferry_source_ops *ops;
 
 		if ((rc = check_keys(file, o, src_keys, "a source", err)))
 			return rc;
 		if (!(name = req_str(file, o, "name", "a source", err)) ||
 		    !(type = req_str(file, o, "type", "a source", err)))
 			return FERRY_EUSAGE;
-		if (!(ops = ferry_source_type(type)))
-			return ferry_err_set(err, FERRY_EUSAGE, "%s:%d: source \"%s\": unknown type \"%s\" (types: postgres, sqlite)",
-					     file, line_of(o), name, type);
 		set = settings_of(o);
-		json_object_foreach(set, k, v)
-			ferry_config_set(&cfg, k, json_is_string(v) ? json_string_value(v) : "");
-		rc = ferry_source_check_settings(ops, &cfg, err);
-		ferry_config_release(&cfg);
-		if (rc) {
+		if ((rc = ferry_spec_name(FERRY_SOURCE, name, err)) ||
+		    (rc = ferry_spec_source(name, type, set, err))) {
 			json_decref(set);
-			return ferry_err_prefix(err, "%s:%d: source \"%s\": ", file, line_of(o), name);
+			return item_error(err, file, o, "source", name);
 		}
 		if (put) {
-			rc = ferry_store_put(c->store, FERRY_SOURCE, name, type, set, cli_source_is_secret,
-					     cli_key(c), true, id, &created, err);
+			rc = ferry_store_put(c->store, FERRY_SOURCE, name, type, set,
+					     ferry_spec_source_is_secret, cli_key(c), true, id, &created,
+					     err);
 			counts[created ? 0 : 1]++;
 		} else if (!cli_key(c)) {
 			json_object_foreach(set, k, v)
-				if (cli_source_is_secret(type, set, k)) {
+				if (ferry_spec_source_is_secret(type, set, k)) {
 					*err = c->key_err;
 					rc = ferry_err_prefix(err, "source \"%s\" has secret settings: ", name);
 					break;
@@ -339,7 +320,7 @@ static int walk(struct cli *c, const char *file, json_t *root, bool put, int *co
 			return rc;
 	}
 	json_array_foreach(dests, i, o) {
-		const char *name, *url;
+		const char *name, *url, *type;
 		json_t *set;
 
 		if ((rc = check_keys(file, o, dst_keys, "a destination", err)))
@@ -347,12 +328,9 @@ static int walk(struct cli *c, const char *file, json_t *root, bool put, int *co
 		if (!(name = req_str(file, o, "name", "a destination", err)) ||
 		    !(url = req_str(file, o, "url", "a destination", err)))
 			return FERRY_EUSAGE;
-		if (strncmp(url, "postgres://", 11) && strncmp(url, "postgresql://", 13) &&
-		    (strncmp(url, "sqlite://", 9) || !url[9]))
-			return ferry_err_set(err, FERRY_EUSAGE,
-					     "%s:%d: destination \"%s\": malformed URL (expected "
-					     "postgres://user:password@host:port/db or sqlite:///path)",
-					     file, line_of(o), name);
+		if ((rc = ferry_spec_name(FERRY_DESTINATION, name, err)) ||
+		    (rc = ferry_spec_dest(name, url, &type, err)))
+			return item_error(err, file, o, "destination", name);
 		if (!put) {
 			if (!cli_key(c)) {
 				*err = c->key_err;
@@ -361,19 +339,20 @@ static int walk(struct cli *c, const char *file, json_t *root, bool put, int *co
 			continue;
 		}
 		set = json_pack("{s:s}", "url", url);
-		rc = ferry_store_put(c->store, FERRY_DESTINATION, name,
-				     strncmp(url, "sqlite", 6) ? "postgres" : "sqlite", set,
-				     cli_dest_is_secret, cli_key(c), true, id, &created, err);
+		rc = ferry_store_put(c->store, FERRY_DESTINATION, name, type, set,
+				     ferry_spec_dest_is_secret, cli_key(c), true, id, &created, err);
 		json_decref(set);
 		if (rc)
 			return rc;
 		counts[created ? 0 : 1]++;
 	}
 	json_array_foreach(cons, i, o) {
-		const char *name, *sname, *dname, *mode, *del, *ns, *prefix, *ret;
-		struct ferry_entity se = {0}, de = {0};
-		json_t *set, *streams = json_object_get(o, "streams");
-		long long retention = -1;
+		struct ferry_spec_opts so = {.key = cli_key(c)};
+		struct ferry_entity se = {0}, de = {0}, old = {0};
+		struct ferry_err ignore = {0};
+		const char *name, *sname, *dname;
+		char secret[FERRY_WHSEC_SIZE];
+		json_t *fields, *set = NULL;
 
 		if ((rc = check_keys(file, o, con_keys, "a connection", err)))
 			return rc;
@@ -381,74 +360,44 @@ static int walk(struct cli *c, const char *file, json_t *root, bool put, int *co
 		    !(sname = req_str(file, o, "source", "a connection", err)) ||
 		    !(dname = req_str(file, o, "destination", "a connection", err)))
 			return FERRY_EUSAGE;
-		mode = json_string_value(json_object_get(o, "mode"));
-		del = json_string_value(json_object_get(o, "deletes"));
-		ns = json_string_value(json_object_get(o, "namespace"));
-		prefix = json_string_value(json_object_get(o, "prefix"));
-		ret = json_string_value(json_object_get(o, "backup_retention"));
-		if (mode && strcmp(mode, "incremental") && strcmp(mode, "full"))
-			return ferry_err_set(err, FERRY_EUSAGE, "%s:%d: connection \"%s\": mode is incremental or full, not \"%s\"",
-					     file, line_of(o), name, mode);
-		if (del && strcmp(del, "hard") && strcmp(del, "soft"))
-			return ferry_err_set(err, FERRY_EUSAGE, "%s:%d: connection \"%s\": deletes is hard or soft, not \"%s\"",
-					     file, line_of(o), name, del);
-		if (ret && !ferry_parse_ll(ret, 0, 315360000, &retention))
-			return ferry_err_set(err, FERRY_EUSAGE, "%s:%d: connection \"%s\": backup_retention must be seconds, not \"%s\"",
-					     file, line_of(o), name, ret);
-		if (streams && !json_is_array(streams))
-			return ferry_err_set(err, FERRY_EUSAGE, "%s:%d: connection \"%s\": streams must be a list",
-					     file, line_of(o), name);
-		if ((rc = check_schedule(file, o, name, err)))
-			return rc;
+		/* A re-apply keeps what is the operator's: a pause, the signing secret. */
+		if (!ferry_store_get(c->store, FERRY_CONNECTION, name, &old, &ignore))
+			so.old = old.settings;
+		if (put)
+			so.store = c->store;
+		fields = connection_fields(o);
+		rc = ferry_spec_connection(name, fields, &so, &set, secret, err);
+		json_decref(fields);
+		if (rc) {
+			ferry_entity_release(&old);
+			return item_error(err, file, o, "connection", name);
+		}
 		if (!put) {
 			if (!in_file(sources, sname) &&
-			    ferry_store_get(c->store, FERRY_SOURCE, sname, &se, err))
-				return ferry_err_prefix(err, "%s:%d: connection \"%s\": ", file, line_of(o), name);
-			if (!in_file(dests, dname) &&
-			    ferry_store_get(c->store, FERRY_DESTINATION, dname, &de, err)) {
-				ferry_entity_release(&se);
-				return ferry_err_prefix(err, "%s:%d: connection \"%s\": ", file, line_of(o), name);
-			}
+			    (rc = ferry_store_get(c->store, FERRY_SOURCE, sname, &se, err)))
+				item_error(err, file, o, "connection", name);
+			else if (!in_file(dests, dname) &&
+				 (rc = ferry_store_get(c->store, FERRY_DESTINATION, dname, &de, err)))
+				item_error(err, file, o, "connection", name);
+			if (rc == FERRY_ENOTFOUND)
+				rc = err->code = FERRY_EUSAGE;
 			ferry_entity_release(&se);
 			ferry_entity_release(&de);
-			continue;
+		} else {
+			rc = ferry_store_put(c->store, FERRY_CONNECTION, name, "sync", set,
+					     ferry_spec_connection_is_secret, so.key, true, id, &created,
+					     err);
+			if (!rc) {
+				counts[created ? 0 : 1]++;
+				if (secret[0])
+					json_object_set_new(secrets, name, json_string(secret));
+			}
 		}
-		if ((rc = ferry_store_get(c->store, FERRY_SOURCE, sname, &se, err)))
-			return rc;
-		if ((rc = ferry_store_get(c->store, FERRY_DESTINATION, dname, &de, err))) {
-			ferry_entity_release(&se);
-			return rc;
-		}
-		set = json_pack("{s:s, s:s, s:s}", "source_id", se.id, "destination_id", de.id, "mode",
-				mode ? mode : "incremental");
-		if (streams)
-			json_object_set(set, "streams", streams);
-		if (ns)
-			json_object_set_new(set, "namespace", json_string(ns));
-		if (prefix)
-			json_object_set_new(set, "prefix", json_string(prefix));
-		if (del)
-			json_object_set_new(set, "deletes", json_string(del));
-		if (retention >= 0)
-			json_object_set_new(set, "backup_retention", json_integer(retention));
-		put_schedule(o, set);
-		{
-			/* pause/resume is the operator's: re-applying a file keeps it */
-			struct ferry_entity old = {0};
-			struct ferry_err ignore = {0};
-			if (!ferry_store_get(c->store, FERRY_CONNECTION, name, &old, &ignore) &&
-			    json_is_string(json_object_get(old.settings, "status")))
-				json_object_set(set, "status", json_object_get(old.settings, "status"));
-			ferry_entity_release(&old);
-		}
-		rc = ferry_store_put(c->store, FERRY_CONNECTION, name, "sync", set, NULL, NULL, true, id,
-				     &created, err);
+		sodium_memzero(secret, sizeof(secret));
 		json_decref(set);
-		ferry_entity_release(&se);
-		ferry_entity_release(&de);
+		ferry_entity_release(&old);
 		if (rc)
 			return rc;
-		counts[created ? 0 : 1]++;
 	}
 	return 0;
 }
@@ -456,28 +405,35 @@ static int walk(struct cli *c, const char *file, json_t *root, bool put, int *co
 int cmd_apply(struct cli *c, int argc, char **argv)
 {
 	struct ferry_err err = {0};
-	json_t *root = NULL;
+	json_t *root = NULL, *secrets = json_object(), *v;
 	int counts[2] = {0, 0}, rc;
+	const char *name;
 
 	if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		json_decref(secrets);
 		fputs(apply_help, argc == 2 ? stdout : stderr);
 		return argc == 2 ? 0 : cli_usage_error("apply", "needs exactly one FILE.yaml");
 	}
 	if ((rc = load_yaml(argv[1], &root, &err)) || (rc = cli_store(c, &err)) ||
-	    (rc = walk(c, argv[1], root, false, counts, &err)))
+	    (rc = walk(c, argv[1], root, false, counts, secrets, &err)))
 		goto out;
 	if ((rc = ferry_store_tx(c->store, "BEGIN IMMEDIATE", &err)))
 		goto out;
-	if ((rc = walk(c, argv[1], root, true, counts, &err))) {
+	if ((rc = walk(c, argv[1], root, true, counts, secrets, &err))) {
 		struct ferry_err e2;
 		ferry_store_tx(c->store, "ROLLBACK", &e2);
 		goto out;
 	}
 	rc = ferry_store_tx(c->store, "COMMIT", &err);
-	if (!rc)
+	if (!rc) {
 		printf("applied %s: %d created, %d updated\n", argv[1], counts[0], counts[1]);
+		json_object_foreach(secrets, name, v)
+			printf("connection \"%s\": signing secret (shown once): %s\n", name,
+			       json_string_value(v));
+	}
 out:
 	json_decref(root);
+	json_decref(secrets);
 	return rc ? cli_fail(&err) : 0;
 }
 
@@ -613,6 +569,8 @@ int cmd_export(struct cli *c, int argc, char **argv)
 			yq(json_string_value(json_object_get(s, keys[j])));
 			printf("\n");
 		}
+		if (!strcmp(json_string_value(json_object_get(s, "signed_triggers")) ?: "off", "on"))
+			printf("    signed_triggers: \"on\"\n");
 		if (json_is_integer(json_object_get(s, "timeout_s")))
 			printf("    timeout: \"%llds\"\n",
 			       (long long)json_integer_value(json_object_get(s, "timeout_s")));

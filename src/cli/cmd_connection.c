@@ -1,21 +1,24 @@
 /*
- * cmd_connection.c - `ferry connection add|pause|resume`: a source, a
- * destination and how to sync them (streams, namespace, mode), with the
- * schedule `ferry serve` and `ferry run-due` follow (issue 4).
+ * cmd_connection.c - `ferry connection add|pause|resume|rotate-secret`: a
+ * source, a destination and how to sync them (streams, namespace, mode), with
+ * the schedule `ferry serve` and `ferry run-due` follow (issue 4).
  *
- * A connection is a store entity whose settings JSON holds source_id,
- * destination_id, mode, streams, namespace, prefix, schedule (the text as the
- * user gave it, checked by src/sched/cron.c), auto_sync ("on"/"off"), status
- * ("active"/"paused"), max_attempts, timeout_s and webhook_url. list, show
- * and rm are the entity commands of cmd_source.c; `ferry apply` writes the
- * same settings.
+ * The options map onto the fields of core/entity_spec.h, which checks them and
+ * builds the settings exactly as `ferry apply` and POST /api/v1/connections
+ * do; this file adds only what is about the command line itself (--cron and
+ * --every are one field, "schedule", given two ways) and names the options in
+ * messages. list, show and rm are the entity commands of cmd_source.c;
+ * trigger is cmd_rundue.c's.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include "cli/cli.h"
+#include "core/entity_spec.h"
 #include "sched/cron.h"
+#include "server/webhook_sig.h"
 #include "util/text.h"
 
 static const char add_help[] =
@@ -27,42 +30,40 @@ static const char add_help[] =
 	"  --cron EXPR            schedule: 5 fields or @hourly, @daily, ... (UTC)\n"
 	"  --every DURATION       schedule: 30s, 15m, 6h, 1d or seconds\n"
 	"  --auto-sync on|off     run on the schedule (default on when there is one)\n"
-	"  --max-attempts N       attempts per job before it fails (default 3)\n"
+	"  --max-attempts N       attempts per job before it fails (1-100, default 3)\n"
 	"  --timeout DURATION     time limit of one attempt (e.g. 30m)\n"
 	"  --webhook URL          POST a signed notice when a job ends\n"
+	"  --signed-triggers on|off  accept POST /api/v1/connections/ID/trigger signed with\n"
+	"                         the connection's secret instead of a token (default off)\n\n"
+	"A webhook or signed triggers give the connection a signing secret (whsec_...),\n"
+	"stored encrypted with FERRY_ENCRYPTION_KEY and printed once, here; replace it\n"
+	"with `ferry connection rotate-secret NAME`.\n\n"
 	"       ferry connection pause NAME|ID\n"
-	"       ferry connection resume NAME|ID\n"
-	"       ferry connection trigger NAME|ID   queue a job now (`ferry run-due` runs it)\n";
+	"       ferry connection resume NAME|ID   (also after an error stopped it)\n"
+	"       ferry connection trigger NAME|ID   queue a job now (`ferry run-due` runs it)\n"
+	"       ferry connection rotate-secret NAME|ID\n";
 
-/* Splits "a,b" into a JSON array of trimmed, non-empty names. */
-static json_t *stream_list(const char *s)
+/* The options' names, for messages about the fields they give. */
+static const char *option_label(const char *field)
 {
-	json_t *a = json_array();
-	char *copy = strdup(s), *save = NULL, *tok;
+	static const char *const map[][2] = {
+		{"source", "--source"},          {"destination", "--dest"},
+		{"streams", "--streams"},        {"namespace", "--namespace"},
+		{"prefix", "--prefix"},          {"mode", "--mode"},
+		{"auto_sync", "--auto-sync"},    {"max_attempts", "--max-attempts"},
+		{"timeout", "--timeout"},        {"webhook_url", "--webhook"},
+		{"signed_triggers", "--signed-triggers"}};
+	size_t i;
 
-	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		while (*tok == ' ')
-			tok++;
-		for (char *e = tok + strlen(tok); e > tok && e[-1] == ' ';)
-			*--e = '\0';
-		if (*tok)
-			json_array_append_new(a, json_string(tok));
-	}
-	free(copy);
-	return a;
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (!strcmp(field, map[i][0]))
+			return map[i][1];
+	return NULL;
 }
 
-/* A duration ("30m", "2h", "90") in seconds, or -1 with a usage error printed. */
-static long long duration(const char *cmd, const char *opt, const char *v)
+static void print_secret(const char *secret)
 {
-	struct ferry_schedule s;
-	struct ferry_err err = {0};
-
-	if (ferry_schedule_parse(v, &s, &err) || s.kind != FERRY_SCHEDULE_INTERVAL) {
-		cli_usage_error(cmd, "%s \"%s\" is not a duration (30s, 15m, 6h, 1d or seconds)", opt, v);
-		return -1;
-	}
-	return s.every;
+	printf("signing secret (shown once): %s\n", secret);
 }
 
 static int connection_add(struct cli *c, int argc, char **argv)
@@ -74,107 +75,103 @@ static int connection_add(struct cli *c, int argc, char **argv)
 		{"cron", required_argument, 0, 'c'},      {"every", required_argument, 0, 'e'},
 		{"auto-sync", required_argument, 0, 'a'}, {"max-attempts", required_argument, 0, 'M'},
 		{"timeout", required_argument, 0, 't'},   {"webhook", required_argument, 0, 'w'},
+		{"signed-triggers", required_argument, 0, 'g'},
 		{"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
+	static const char *const fields_of_opt = "sdSnpmatwgM";
+	static const char *const field_names[] = {"source", "destination", "streams", "namespace",
+						  "prefix", "mode", "auto_sync", "timeout",
+						  "webhook_url", "signed_triggers", "max_attempts"};
 	const char *cmd = "connection add";
-	const char *name = NULL, *sname = NULL, *dname = NULL, *streams = NULL, *ns = NULL;
-	const char *prefix = NULL, *mode = "incremental", *cron = NULL, *every = NULL;
-	const char *autosync = NULL, *webhook = NULL;
-	long long attempts = 3, timeout = -1;
-	struct ferry_entity se = {0}, de = {0};
+	const char *name = NULL, *cron = NULL, *every = NULL;
+	struct ferry_spec_opts so = {.label = option_label};
 	struct ferry_schedule sched;
 	struct ferry_err err = {0};
-	json_t *set = NULL;
-	char id[32];
-	int ch, rc;
+	json_t *fields = json_object(), *set = NULL;
+	char id[32], secret[FERRY_WHSEC_SIZE] = "";
+	const char *p;
+	int ch, rc = 0;
 
 	optind = 1;
 	while ((ch = cli_getopt(cmd, argc, argv, opts)) != -1) {
 		switch (ch) {
 		case 1:
-			if (name)
-				return cli_usage_error(cmd, "unexpected argument \"%s\"", optarg);
+			if (name) {
+				rc = cli_usage_error(cmd, "unexpected argument \"%s\"", optarg);
+				goto done;
+			}
 			name = optarg;
 			break;
-		case 's': sname = optarg; break;
-		case 'd': dname = optarg; break;
-		case 'S': streams = optarg; break;
-		case 'n': ns = optarg; break;
-		case 'p': prefix = optarg; break;
-		case 'm': mode = optarg; break;
 		case 'c': cron = optarg; break;
 		case 'e': every = optarg; break;
-		case 'a': autosync = optarg; break;
-		case 'M':
-			if (!ferry_parse_ll(optarg, 1, 100, &attempts))
-				return cli_usage_error(cmd, "--max-attempts must be 1 to 100, not \"%s\"",
-						       optarg);
-			break;
-		case 't':
-			if ((timeout = duration(cmd, "--timeout", optarg)) < 0)
-				return 2;
-			break;
-		case 'w': webhook = optarg; break;
-		case 'h': fputs(add_help, stdout); return 0;
-		default: return 2;
+		case 'h': fputs(add_help, stdout); goto done;
+		default:
+			if (ch > 0 && (p = strchr(fields_of_opt, ch))) {
+				json_object_set_new(fields, field_names[p - fields_of_opt],
+						    json_string(optarg));
+				break;
+			}
+			rc = 2;
+			goto done;
 		}
 	}
-	if (!name || !*name)
-		return cli_usage_error(cmd, "needs a NAME");
-	if (!sname || !dname)
-		return cli_usage_error(cmd, "needs --source and --dest");
-	if (strcmp(mode, "incremental") && strcmp(mode, "full"))
-		return cli_usage_error(cmd, "--mode is incremental or full, not \"%s\"", mode);
-	if (cron && every)
-		return cli_usage_error(cmd, "give --cron or --every, not both");
-	if (autosync && strcmp(autosync, "on") && strcmp(autosync, "off"))
-		return cli_usage_error(cmd, "--auto-sync is on or off, not \"%s\"", autosync);
-	if (webhook && strncmp(webhook, "http://", 7) && strncmp(webhook, "https://", 8))
-		return cli_usage_error(cmd, "--webhook must be an http:// or https:// URL");
-	if ((cron || every) && ferry_schedule_parse(cron ? cron : every, &sched, &err))
-		return cli_fail(&err);
-	if (every && sched.kind != FERRY_SCHEDULE_INTERVAL)
-		return cli_usage_error(cmd, "--every \"%s\" is not a duration (30s, 15m, 6h, 1d or "
-				       "seconds): use --cron for cron expressions", every);
-	if (cron && sched.kind != FERRY_SCHEDULE_CRON)
-		return cli_usage_error(cmd, "--cron \"%s\" is an interval: use --every", cron);
-	if (autosync && !strcmp(autosync, "on") && !cron && !every)
-		return cli_usage_error(cmd, "--auto-sync on needs a schedule: --cron or --every");
-
-	if ((rc = cli_store(c, &err)) || (rc = cli_lookup(c, FERRY_SOURCE, sname, &se, &err)) ||
-	    (rc = cli_lookup(c, FERRY_DESTINATION, dname, &de, &err)))
-		goto out;
-	set = json_pack("{s:s, s:s, s:s, s:s, s:I}", "source_id", se.id, "destination_id", de.id,
-			"mode", mode, "status", "active", "max_attempts", (json_int_t)attempts);
-	if (streams)
-		json_object_set_new(set, "streams", stream_list(streams));
-	if (ns)
-		json_object_set_new(set, "namespace", json_string(ns));
-	if (prefix)
-		json_object_set_new(set, "prefix", json_string(prefix));
-	if (cron || every)
-		json_object_set_new(set, "schedule", json_string(cron ? cron : every));
-	json_object_set_new(set, "auto_sync",
-			    json_string(autosync ? autosync : cron || every ? "on" : "off"));
-	if (timeout > 0)
-		json_object_set_new(set, "timeout_s", json_integer(timeout));
-	if (webhook)
-		json_object_set_new(set, "webhook_url", json_string(webhook));
-	if ((rc = ferry_store_put(c->store, FERRY_CONNECTION, name, "sync", set, NULL, NULL, false,
-				  id, NULL, &err)))
-		goto out;
+	if (!name || !*name) {
+		rc = cli_usage_error(cmd, "needs a NAME");
+		goto done;
+	}
+	if (!json_object_get(fields, "source") || !json_object_get(fields, "destination")) {
+		rc = cli_usage_error(cmd, "needs --source and --dest");
+		goto done;
+	}
+	if (cron && every) {
+		rc = cli_usage_error(cmd, "give --cron or --every, not both");
+		goto done;
+	}
+	if (cron || every) {
+		/* Which option a schedule came in is the command line's own business. */
+		if (ferry_schedule_parse(cron ? cron : every, &sched, &err))
+			goto fail;
+		if (every && sched.kind != FERRY_SCHEDULE_INTERVAL) {
+			rc = cli_usage_error(cmd, "--every \"%s\" is not a duration (30s, 15m, 6h, 1d "
+					     "or seconds): use --cron for cron expressions", every);
+			goto done;
+		}
+		if (cron && sched.kind != FERRY_SCHEDULE_CRON) {
+			rc = cli_usage_error(cmd, "--cron \"%s\" is an interval: use --every", cron);
+			goto done;
+		}
+		json_object_set_new(fields, "schedule", json_string(cron ? cron : every));
+	}
+	if (cli_store(c, &err))
+		goto fail;
+	so.store = c->store;
+	so.key = cli_key(c);
+	if (ferry_spec_connection(name, fields, &so, &set, secret, &err) ||
+	    ferry_store_put(c->store, FERRY_CONNECTION, name, "sync", set,
+			    ferry_spec_connection_is_secret, so.key, false, id, NULL, &err))
+		goto fail;
 	printf("connection \"%s\" added (id %s)", name, id);
 	if (cron || every) {
 		char text[FERRY_SCHEDULE_TEXT_MAX];
 		ferry_schedule_describe(&sched, text, sizeof(text));
 		printf(", schedule %s%s%s", text, sched.kind == FERRY_SCHEDULE_CRON ? " (UTC)" : "",
-		       autosync && !strcmp(autosync, "off") ? ", auto-sync off" : "");
+		       !strcmp(json_string_value(json_object_get(set, "auto_sync")), "off") ?
+		       ", auto-sync off" : "");
 	}
 	printf("\n");
-out:
+	if (secret[0])
+		print_secret(secret);
+	goto done;
+fail:
+	if (err.code == FERRY_EKEY && !cli_key(c) && c->key_err.msg[0] &&
+	    !strstr(c->key_err.msg, "not set"))
+		/* A key was given but is malformed: say that, not "not set". */
+		err = c->key_err;
+	rc = cli_fail(&err);
+done:
+	sodium_memzero(secret, sizeof(secret));
+	json_decref(fields);
 	json_decref(set);
-	ferry_entity_release(&se);
-	ferry_entity_release(&de);
-	return rc ? cli_fail(&err) : 0;
+	return rc;
 }
 
 /* pause / resume: the status the scheduler reads. */
@@ -183,21 +180,50 @@ static int connection_status(struct cli *c, const char *cmd, int argc, char **ar
 {
 	struct ferry_entity e = {0};
 	struct ferry_err err = {0};
-	json_t *set;
-	char id[32];
 	int rc;
 
 	if (argc != 2 || !*argv[1])
 		return cli_usage_error(cmd, "needs one NAME or ID");
-	if ((rc = cli_store(c, &err)) || (rc = cli_lookup(c, FERRY_CONNECTION, argv[1], &e, &err)))
+	if ((rc = cli_store(c, &err)) ||
+	    (rc = ferry_connection_set_status(c->store, argv[1], status, &e, &err))) {
+		if (err.code == FERRY_ENOTFOUND)
+			err.code = FERRY_EUSAGE;
 		return cli_fail(&err);
-	set = json_deep_copy(e.settings);
-	json_object_set_new(set, "status", json_string(status));
-	rc = ferry_store_put(c->store, FERRY_CONNECTION, e.name, e.type, set, NULL, NULL, true, id,
-			     NULL, &err);
-	json_decref(set);
-	if (!rc)
-		printf("connection \"%s\" %s\n", e.name, !strcmp(status, "paused") ? "paused" : "resumed");
+	}
+	printf("connection \"%s\" %s\n", e.name, !strcmp(status, "paused") ? "paused" : "resumed");
+	ferry_entity_release(&e);
+	return 0;
+}
+
+static int connection_rotate(struct cli *c, int argc, char **argv)
+{
+	struct ferry_entity e = {0};
+	struct ferry_err err = {0};
+	char secret[FERRY_WHSEC_SIZE], id[32];
+	int rc;
+
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		fputs(add_help, stdout);
+		return 0;
+	}
+	if (argc != 2 || !*argv[1])
+		return cli_usage_error("connection rotate-secret", "needs one NAME or ID");
+	if ((rc = cli_lookup(c, FERRY_CONNECTION, argv[1], &e, &err)))
+		return cli_fail(&err);
+	if (!cli_key(c)) {
+		err = c->key_err;
+		ferry_err_prefix(&err, "connection \"%s\": its signing secret is stored encrypted: ",
+				 e.name);
+		ferry_entity_release(&e);
+		return cli_fail(&err);
+	}
+	rc = ferry_connection_rotate_secret(c->store, e.id, cli_key(c), secret, id, &err);
+	if (!rc) {
+		printf("connection \"%s\": new signing secret; the old one no longer verifies\n",
+		       e.name);
+		print_secret(secret);
+	}
+	sodium_memzero(secret, sizeof(secret));
 	ferry_entity_release(&e);
 	return rc ? cli_fail(&err) : 0;
 }
@@ -215,6 +241,8 @@ int cli_connection_cmd(struct cli *c, int argc, char **argv, bool *handled)
 		return connection_status(c, "connection resume", argc - 1, argv + 1, "active");
 	if (sub && !strcmp(sub, "trigger"))
 		return cli_connection_trigger(c, argc - 1, argv + 1);
+	if (sub && !strcmp(sub, "rotate-secret"))
+		return connection_rotate(c, argc - 1, argv + 1);
 	*handled = false;
 	return 0;
 }

@@ -4,97 +4,27 @@
  *
  * Sources and destinations are both store entities; the commands differ only
  * in how settings are given (`--set k=v` against a connector's declared spec,
- * or one `--url`) and in what "test" does.
+ * or one `--url`) and in what "test" does. What is valid is decided by
+ * core/entity_spec.c, as for `ferry apply` and the HTTP API. list, show and rm
+ * serve connections too (with their schedule state).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <libpq-fe.h>
-#include <sodium.h>
+#include <time.h>
 #include "cli/cli.h"
+#include "core/entity_spec.h"
 #include "ferry/engine.h"
-#include "source/rest.h"
 #include "util/text.h"
 
 bool cli_dest_is_secret(const char *type, json_t *settings, const char *key)
 {
-	return !strcmp(key, "url");
+	return ferry_spec_dest_is_secret(type, settings, key);
 }
 
 bool cli_source_is_secret(const char *type, json_t *settings, const char *key)
 {
-	struct ferry_config cfg = {0};
-	const char *k;
-	json_t *v;
-	bool secret;
-
-	json_object_foreach(settings, k, v)
-		if (json_is_string(v))
-			ferry_config_set(&cfg, k, json_string_value(v));
-	secret = ferry_source_setting_is_secret(type, &cfg, key);
-	ferry_config_release(&cfg);
-	return secret;
-}
-
-/* A postgres URL that libpq cannot parse is refused before anything is stored. */
-static int check_pg_url(const char *what, const char *name, const char *url, struct ferry_err *err)
-{
-	char *msg = NULL;
-	PQconninfoOption *o;
-
-	if (strncmp(url, "postgres://", 11) && strncmp(url, "postgresql://", 13))
-		return ferry_err_set(err, FERRY_EUSAGE,
-				     "%s \"%s\": malformed URL: it must start with postgres:// "
-				     "(postgres://user:password@host:port/dbname)", what, name);
-	o = PQconninfoParse(url, &msg);
-	if (!o) {
-		char reason[200];
-		/* libpq's message may quote the URL: keep only its first line, never the URL. */
-		snprintf(reason, sizeof(reason), "%s", msg ? msg : "cannot parse it");
-		reason[strcspn(reason, "\n")] = '\0';
-		if (strstr(reason, "\""))
-			snprintf(reason, sizeof(reason), "libpq cannot parse it");
-		PQfreemem(msg);
-		return ferry_err_set(err, FERRY_EUSAGE,
-				     "%s \"%s\": malformed URL: %s (expected "
-				     "postgres://user:password@host:port/dbname)", what, name, reason);
-	}
-	for (PQconninfoOption *opt = o; opt->keyword; opt++) {
-		long long port;
-		char *save = NULL, *tok, *copy;
-		bool ok = true;
-		if (strcmp(opt->keyword, "port") || !opt->val)
-			continue;
-		copy = strdup(opt->val);
-		for (tok = strtok_r(copy, ",", &save); tok && ok; tok = strtok_r(NULL, ",", &save))
-			ok = ferry_parse_ll(tok, 1, 65535, &port);
-		free(copy);
-		if (!ok) {
-			PQconninfoFree(o);
-			return ferry_err_set(err, FERRY_EUSAGE,
-					     "%s \"%s\": malformed URL: the port must be a number from 1 to "
-					     "65535 (postgres://user:password@host:5432/dbname)", what, name);
-		}
-	}
-	PQconninfoFree(o);
-	return 0;
-}
-
-static int check_dest_url(const char *name, const char *url, struct ferry_err *err)
-{
-	if (!strncmp(url, "sqlite://", 9)) {
-		if (!url[9])
-			return ferry_err_set(err, FERRY_EUSAGE,
-					     "destination \"%s\": malformed URL: no file path "
-					     "(expected sqlite:///path/to/file.db)", name);
-		return 0;
-	}
-	if (!strncmp(url, "postgres", 8))
-		return check_pg_url("destination", name, url, err);
-	return ferry_err_set(err, FERRY_EUSAGE,
-			     "destination \"%s\": unsupported URL: expected postgres://user:password@host:port/dbname "
-			     "or sqlite:///path/to/file.db", name);
+	return ferry_spec_source_is_secret(type, settings, key);
 }
 
 /* ---- opening stored entities ---- */
@@ -169,11 +99,37 @@ static const char *group_word(enum ferry_kind_entity k)
 	return k == FERRY_SOURCE ? "source" : k == FERRY_DESTINATION ? "dest" : "connection";
 }
 
-static json_t *entity_json(const struct ferry_entity *e)
+/* A unix time as "2026-11-23 10:00:00Z", or "-" for null. */
+static void unix_text(json_t *v, char *out, size_t n)
 {
-	return json_pack("{s:s, s:s, s:s, s:o, s:s, s:s}", "id", e->id, "name", e->name, "type",
-			 e->type, "settings", ferry_entity_redacted(e), "created_at", e->created_at,
-			 "updated_at", e->updated_at);
+	time_t t = (time_t)json_integer_value(v);
+	struct tm tm;
+
+	if (!json_is_integer(v) || !gmtime_r(&t, &tm))
+		snprintf(out, n, "-");
+	else
+		strftime(out, n, "%Y-%m-%d %H:%M:%SZ", &tm);
+}
+
+static const char *str_or(json_t *o, const char *key, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : dflt;
+}
+
+static void connection_row(json_t *j)
+{
+	json_t *set = json_object_get(j, "settings"), *st = json_object_get(j, "state");
+	char next[32], sched[80];
+
+	unix_text(json_object_get(st, "next_run_at"), next, sizeof(next));
+	snprintf(sched, sizeof(sched), "%s%s", str_or(set, "schedule", "-"),
+		 !strcmp(str_or(set, "auto_sync", "off"), "off") && json_object_get(set, "schedule") ?
+		 " (auto-sync off)" : "");
+	printf("%-18s %-24s %-8s %-22s %-21s %s\n", str_or(j, "id", ""), str_or(j, "name", ""),
+	       str_or(set, "status", "active"), sched, next,
+	       str_or(st, "last_sync_status", "-"));
 }
 
 static int cli_entity_list(struct cli *c, enum ferry_kind_entity k, bool json)
@@ -187,10 +143,18 @@ static int cli_entity_list(struct cli *c, enum ferry_kind_entity k, bool json)
 	if (json) {
 		json_t *arr = json_array();
 		for (i = 0; i < n; i++)
-			json_array_append_new(arr, entity_json(&v[i]));
+			json_array_append_new(arr, ferry_spec_entity_json(c->store, k, &v[i]));
 		cli_print_json(arr);
 	} else if (!n) {
 		printf("no %ss yet (add one with `ferry %s add`)\n", ferry_entity_word(k), group_word(k));
+	} else if (k == FERRY_CONNECTION) {
+		printf("%-18s %-24s %-8s %-22s %-21s %s\n", "ID", "NAME", "STATUS", "SCHEDULE",
+		       "NEXT RUN (UTC)", "LAST SYNC");
+		for (i = 0; i < n; i++) {
+			json_t *j = ferry_spec_entity_json(c->store, k, &v[i]);
+			connection_row(j);
+			json_decref(j);
+		}
 	} else {
 		printf("%-18s %-24s %s\n", "ID", "NAME", "TYPE");
 		for (i = 0; i < n; i++)
@@ -198,6 +162,34 @@ static int cli_entity_list(struct cli *c, enum ferry_kind_entity k, bool json)
 	}
 	ferry_entities_free(v, n);
 	return 0;
+}
+
+static void print_value(const char *label, json_t *v)
+{
+	char *s = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+
+	printf("%s%s\n", label, s ? s : json_string_value(v));
+	free(s);
+}
+
+static void connection_state_text(json_t *j)
+{
+	json_t *st = json_object_get(j, "state");
+	char t[32];
+
+	printf("source:   %s\ndestination: %s\n",
+	       str_or(json_object_get(j, "source"), "name", str_or(json_object_get(j, "source"), "id", "?")),
+	       str_or(json_object_get(j, "destination"), "name",
+		      str_or(json_object_get(j, "destination"), "id", "?")));
+	printf("state:\n");
+	unix_text(json_object_get(st, "next_run_at"), t, sizeof(t));
+	printf("  next_run_at = %s\n", t);
+	printf("  last_sync_at = %s\n", str_or(st, "last_sync_at", "-"));
+	printf("  last_sync_status = %s\n", str_or(st, "last_sync_status", "-"));
+	printf("  last_sync_error = %s\n", str_or(st, "last_sync_error", "-"));
+	if (json_is_integer(json_object_get(st, "running_job_id")))
+		printf("  running_job_id = %lld\n",
+		       (long long)json_integer_value(json_object_get(st, "running_job_id")));
 }
 
 static int cli_entity_show(struct cli *c, enum ferry_kind_entity k, const char *name, bool json)
@@ -209,16 +201,19 @@ static int cli_entity_show(struct cli *c, enum ferry_kind_entity k, const char *
 
 	if (cli_lookup(c, k, name, &e, &err))
 		return cli_fail(&err);
-	j = entity_json(&e);
+	j = ferry_spec_entity_json(c->store, k, &e);
 	if (json) {
 		cli_print_json(j);
 	} else {
-		printf("id:       %s\nname:     %s\ntype:     %s\ncreated:  %s\nsettings:\n", e.id,
-		       e.name, e.type, e.created_at);
+		printf("id:       %s\nname:     %s\ntype:     %s\ncreated:  %s\n", e.id, e.name, e.type,
+		       e.created_at);
+		if (k == FERRY_CONNECTION)
+			connection_state_text(j);
+		printf("settings:\n");
 		json_object_foreach(json_object_get(j, "settings"), key, v) {
-			char *s = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-			printf("  %s = %s\n", key, s ? s : json_string_value(v));
-			free(s);
+			char label[160];
+			snprintf(label, sizeof(label), "  %s = ", key);
+			print_value(label, v);
 		}
 		json_decref(j);
 	}
@@ -265,38 +260,12 @@ static const char source_help[] =
 	"  Tables are named slug(source name)_stream; see docs/builtin-connectors.md and\n"
 	"  docs/manifest.md.\n";
 
-static int source_types_error(const char *type)
-{
-	const struct ferry_source_ops *const *t = ferry_source_types();
-	const char *names[40];
-	const char *best;
-	int n = 0;
-
-	while (t[n] && n < 4) {
-		names[n] = t[n]->type;
-		n++;
-	}
-	for (const char *const *api = ferry_api_builtin_types(); *api && n < 32; api++)
-		names[n++] = *api;
-	names[n++] = "rest";
-	names[n++] = "graphql";
-	best = ferry_closest(type, names, n);
-	return cli_usage_error("source add", "unknown source type \"%s\"%s%s%s (types: postgres, "
-			       "sqlite, rest, graphql, %s; or a manifest NAME.yaml on FERRY_MANIFEST_PATH)",
-			       type, best ? ": did you mean \"" : "", best ? best : "",
-			       best ? "\"?" : "", "stripe, close, smartlead, lemlist");
-}
-
-/* Applies --set/--unset to a JSON settings object and validates it against the type. */
+/* Applies --set/--unset to a JSON settings object and checks it against the type. */
 static int source_settings(const char *cmd, const char *type, json_t *settings, int nset,
 			   char **sets, int nunset, char **unsets, const char *name)
 {
-	const struct ferry_source_ops *ops = ferry_source_type(type);
-	struct ferry_config cfg = {0};
 	struct ferry_err err = {0};
-	const char *k;
-	json_t *v;
-	int i, rc = 0;
+	int i;
 
 	for (i = 0; i < nset; i++) {
 		char *buf;
@@ -308,17 +277,7 @@ static int source_settings(const char *cmd, const char *type, json_t *settings, 
 	}
 	for (i = 0; i < nunset; i++)
 		json_object_del(settings, unsets[i]);
-	json_object_foreach(settings, k, v)
-		if (json_is_string(v))
-			ferry_config_set(&cfg, k, json_string_value(v));
-		else
-			ferry_config_set(&cfg, k, "(sealed)");
-	rc = ferry_source_check_settings(ops, &cfg, &err);
-	if (!rc && !strcmp(type, "postgres") && ferry_config_get(&cfg, "url") &&
-	    strcmp(ferry_config_get(&cfg, "url"), "(sealed)"))
-		rc = check_pg_url("source", name, ferry_config_get(&cfg, "url"), &err);
-	ferry_config_release(&cfg);
-	if (rc)
+	if (ferry_spec_source(name, type, settings, &err))
 		return cli_fail(&err);
 	return 0;
 }
@@ -373,8 +332,8 @@ static int source_add(struct cli *c, int argc, char **argv, bool update)
 	} else {
 		if (!type)
 			return cli_usage_error(cmd, "needs --type (postgres or sqlite)");
-		if (!ferry_source_type(type))
-			return source_types_error(type);
+		if (ferry_spec_name(FERRY_SOURCE, name, &err))
+			return cli_fail(&err);
 		settings = json_object();
 	}
 	if ((rc = source_settings(cmd, type, settings, nset, sets, nunset, unsets, name)))
@@ -514,7 +473,7 @@ static int dest_add(struct cli *c, int argc, char **argv, bool update)
 {
 	static const struct option opts[] = {
 		{"url", required_argument, 0, 'u'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-	const char *name = NULL, *url = NULL;
+	const char *name = NULL, *url = NULL, *type = NULL;
 	struct ferry_err err = {0};
 	json_t *settings;
 	char id[32];
@@ -537,13 +496,13 @@ static int dest_add(struct cli *c, int argc, char **argv, bool update)
 		return cli_usage_error("dest add", "needs a NAME");
 	if (!url)
 		return cli_usage_error("dest add", "needs --url (postgres://... or sqlite:///path)");
-	if (check_dest_url(name, url, &err))
+	if (ferry_spec_name(FERRY_DESTINATION, name, &err) ||
+	    ferry_spec_dest(name, url, &type, &err))
 		return cli_fail(&err);
 	settings = json_pack("{s:s}", "url", url);
 	rc = cli_store(c, &err);
 	if (!rc)
-		rc = ferry_store_put(c->store, FERRY_DESTINATION, name,
-				     strncmp(url, "sqlite", 6) ? "postgres" : "sqlite", settings,
+		rc = ferry_store_put(c->store, FERRY_DESTINATION, name, type, settings,
 				     cli_dest_is_secret, cli_key(c), false, id, NULL, &err);
 	json_decref(settings);
 	if (rc)
@@ -575,13 +534,20 @@ int cmd_dest(struct cli *c, int argc, char **argv)
 static const char connection_help[] =
 	"usage: ferry connection add NAME --source S --dest D [--streams a,b] [--namespace NS]\n"
 	"           [--mode incremental|full] [--cron EXPR | --every 15m] [--auto-sync on|off]\n"
-	"           [--max-attempts N] [--timeout 30m] [--webhook URL]   (add --help for more)\n"
+	"           [--max-attempts N] [--timeout 30m] [--webhook URL] [--signed-triggers on|off]\n"
+	"           (add --help for more)\n"
 	"       ferry connection pause|resume NAME|ID\n"
+	"       ferry connection trigger NAME|ID\n"
+	"       ferry connection rotate-secret NAME|ID\n"
 	"       ferry connection list [--json]\n"
 	"       ferry connection show NAME|ID [--json]\n"
 	"       ferry connection rm NAME|ID\n\n"
-	"Connections are created here or with `ferry apply FILE.yaml`, and run with\n"
-	"`ferry sync --connection NAME`.\n";
+	"Connections are created here, with `ferry apply FILE.yaml` or over HTTP, run on\n"
+	"their schedule by `ferry serve` or `ferry run-due`, or now with `ferry sync\n"
+	"--connection NAME`. list and show give the schedule state: next run, last sync,\n"
+	"its status and error. rm refuses while the connection has a job queued or running.\n"
+	"rotate-secret replaces the signing secret of its webhooks and signed triggers and\n"
+	"prints the new one once.\n";
 
 int cmd_connection(struct cli *c, int argc, char **argv)
 {

@@ -402,8 +402,14 @@ int ferry_store_put(struct ferry_store *s, enum ferry_kind_entity k, const char 
 	sqlite3_bind_text(st, 4, id_out, -1, SQLITE_STATIC);
 	if (!exists)
 		sqlite3_bind_text(st, 5, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		rc = ferry__store_err(s, err, "saving");
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		if (!exists && sqlite3_errcode(s->db) == SQLITE_CONSTRAINT)
+			/* Another process took the name between the lookup and the insert. */
+			rc = ferry_err_set(err, FERRY_EUSAGE, "a %s named \"%s\" already exists: choose "
+					   "another name", words[k], name);
+		else
+			rc = ferry__store_err(s, err, "saving");
+	}
 	if (created)
 		*created = !exists;
 out:
@@ -434,9 +440,27 @@ int ferry_store_rm(struct ferry_store *s, enum ferry_kind_entity k, const char *
 				  SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, e.id, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW) {
-			rc = ferry_err_set(err, FERRY_EUSAGE,
+			rc = ferry_err_set(err, FERRY_ECONFLICT,
 					   "%s \"%s\" is used by connection \"%s\": remove the "
 					   "connection first", words[k], e.name, sqlite3_column_text(st, 0));
+			sqlite3_finalize(st);
+			goto out;
+		}
+		sqlite3_finalize(st);
+	} else {
+		/* Its job would run on after the connection is gone, and record into nothing. */
+		if ((rc = ferry__store_prepare(s, "SELECT id, status FROM jobs WHERE connection_id = ? "
+					       "AND status IN ('queued', 'running') ORDER BY id LIMIT 1",
+					       &st, err)))
+			goto out;
+		sqlite3_bind_text(st, 1, e.id, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			long long job = sqlite3_column_int64(st, 0);
+			rc = ferry_err_set(err, FERRY_ECONFLICT,
+					   "connection \"%s\" has job %lld %s: wait for it to end, or "
+					   "cancel it (POST /api/v1/jobs/%lld/cancel), then remove the "
+					   "connection", e.name, job, (const char *)sqlite3_column_text(st, 1),
+					   job);
 			sqlite3_finalize(st);
 			goto out;
 		}

@@ -68,6 +68,10 @@ int ferry_store_get(struct ferry_store *s, enum ferry_kind_entity k, const char 
 		    struct ferry_entity *out, struct ferry_err *err);
 int ferry_store_list(struct ferry_store *s, enum ferry_kind_entity k, struct ferry_entity **out,
 		     int *n, struct ferry_err *err);
+/*
+ * Removes an entity. FERRY_ECONFLICT for a source or destination that a
+ * connection uses, and for a connection with a job queued or running.
+ */
 int ferry_store_rm(struct ferry_store *s, enum ferry_kind_entity k, const char *name_or_id,
 		   struct ferry_err *err);
 void ferry_entity_release(struct ferry_entity *e);
