@@ -25,6 +25,7 @@
 #include <microhttpd.h>
 #include "ferry/buf.h"
 #include "server/http_int.h"
+#include "server/sse.h"
 #include "server/token.h"
 #include "store/store.h"
 #include "util/text.h"
@@ -38,6 +39,7 @@ struct ferry_server {
 	char url[96];
 	pthread_key_t store_key;   /* this thread's struct ferry_store * */
 	bool key_made;
+	struct sse_hub *sse;       /* event streams (sse.h), parked between polls */
 	struct ferry_server_opts opts;   /* listen and db_path point into this struct's copies */
 };
 
@@ -276,6 +278,16 @@ bool http_query_known(struct req *r, const char *const *known)
 struct ferry_store *http_thread_store(struct req *r, struct ferry_err *err)
 {
 	return thread_store(r->srv, err);
+}
+
+struct ferry_store *http_server_store(struct ferry_server *s, struct ferry_err *err)
+{
+	return thread_store(s, err);
+}
+
+struct sse_hub *http_sse_hub(const struct req *r)
+{
+	return r->srv->sse;
 }
 
 struct ferry_store *http_store(struct req *r)
@@ -620,6 +632,8 @@ int ferry_server_start(const struct ferry_server_opts *opts, struct ferry_server
 		goto fail;
 	}
 	s->key_made = true;
+	if ((rc = ferry_sse_hub_new(&s->sse, err)))
+		goto fail;
 	if ((fd = open_listener(&a, &port, err)) < 0) {
 		rc = fd;
 		goto fail;
@@ -627,7 +641,8 @@ int ferry_server_start(const struct ferry_server_opts *opts, struct ferry_server
 	snprintf(s->url, sizeof(s->url), "http://%s%s%s:%d", a.family == AF_INET6 ? "[" : "",
 		 a.host, a.family == AF_INET6 ? "]" : "", port);
 	s->daemon = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+			MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
 		on_request, s,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
@@ -658,9 +673,12 @@ void ferry_server_stop(struct ferry_server *s)
 {
 	if (!s)
 		return;
+	/* libmicrohttpd must not stop with suspended (parked) event streams. */
+	ferry_sse_hub_stop(s->sse);
 	/* Joins the pool threads; each closes its store handle as it exits. */
 	if (s->daemon)
 		MHD_stop_daemon(s->daemon);
+	ferry_sse_hub_free(s->sse);
 	if (s->key_made)
 		pthread_key_delete(s->store_key);
 	free(s->db_path);

@@ -27,6 +27,7 @@
 #define HTTP_MAX_PARAMS 4
 
 struct req;
+struct sse_hub;
 
 struct route {
 	const char *method;
@@ -93,5 +94,9 @@ const char *http_header(struct req *r, const char *name);
 struct ferry_store *http_thread_store(struct req *r, struct ferry_err *err);
 /* This thread's store handle, or NULL after answering 500. */
 struct ferry_store *http_store(struct req *r);
+/* This thread's store handle for code that runs outside a handler (an event stream's poll). */
+struct ferry_store *http_server_store(struct ferry_server *s, struct ferry_err *err);
+/* The server's event stream hub (server/sse.h). */
+struct sse_hub *http_sse_hub(const struct req *r);
 
 #endif
