@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "store/deliveries.h"
 #include "store/store_int.h"
 #include "util/text.h"
 
@@ -136,7 +137,10 @@ static int state_ended(struct ferry_store *s, const char *conn, const char *stat
 
 /* ---- a job's transitions (inside the caller's transaction) ---- */
 
-/* The job ends for good: status, error, finished_at, duration; the lease is dropped. */
+/*
+ * The job ends for good: status, error, finished_at, duration; the lease is
+ * dropped, and its completion webhooks are queued (deliveries.h).
+ */
 static int job_settle(struct ferry_store *s, long long id, const char *conn, const char *status,
 		      const char *code, const char *msg, long long now, struct ferry_err *err)
 {
@@ -167,7 +171,9 @@ static int job_settle(struct ferry_store *s, long long id, const char *conn, con
 		if ((rc = run(s, st, "ending the job's streams", err)))
 			return rc;
 	}
-	return state_ended(s, conn, status, msg, when, err);
+	if ((rc = state_ended(s, conn, status, msg, when, err)))
+		return rc;
+	return ferry__deliveries_job_ended(s, id, status, now, err);
 }
 
 /* Back to the queue for another attempt; the failure stays visible until then. */
@@ -526,6 +532,42 @@ int ferry_store_finish(struct ferry_store *s, long long job_id, const char *owne
 	} else {
 		rc = job_settle(s, job_id, j.conn, status, error_code, error_msg, now, err);
 	}
+out:
+	return end(s, rc, err);
+}
+
+int ferry_store_release(struct ferry_store *s, long long job_id, const char *owner, long long now,
+			bool *released, struct ferry_err *err)
+{
+	sqlite3_stmt *st;
+	struct running j;
+	int rc;
+
+	if (released)
+		*released = false;
+	if ((rc = begin(s, err)))
+		return rc;
+	if ((rc = owned_job(s, job_id, owner, &j, err)))
+		goto out;
+	if (j.cancel) {
+		/* Someone asked it to stop: that is what happened. */
+		rc = job_settle(s, job_id, j.conn, "cancelled", "cancelled",
+				"cancelled while the worker was stopping", now, err);
+		goto out;
+	}
+	/* The attempt did not fail: it is given back, uncounted, as if never claimed. */
+	if ((rc = ferry__store_prepare(s, "UPDATE jobs SET status = 'queued', run_after = ?, "
+				       "attempt = max(attempt - 1, 0), lease_owner = NULL, "
+				       "lease_until = NULL, started_at = NULL, pid = NULL, host = NULL "
+				       "WHERE id = ?", &st, err)))
+		goto out;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, job_id);
+	if ((rc = run(s, st, "putting the job back in the queue", err)) ||
+	    (rc = state_running(s, j.conn, 0, err)))
+		goto out;
+	if (released)
+		*released = true;
 out:
 	return end(s, rc, err);
 }

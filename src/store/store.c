@@ -84,6 +84,21 @@ static const char *const migrations[] = {
 	"  ON CONFLICT (connection_id) DO UPDATE SET scheduled = excluded.scheduled; END;"
 	"INSERT INTO connection_state (connection_id, scheduled) SELECT id, " SCHEDULED("settings")
 	"  FROM connections WHERE true;",
+	/*
+	 * 5: completion webhooks (deliveries.c): one row per message to send when
+	 * a job ends, with its attempts; store-wide secrets, sealed (the signing
+	 * secret of webhooks for jobs without a connection).
+	 */
+	"CREATE TABLE webhook_deliveries (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE, url TEXT NOT NULL,"
+	"  event TEXT NOT NULL, msg_id TEXT NOT NULL UNIQUE, payload TEXT NOT NULL,"
+	"  attempt INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL DEFAULT 'pending',"
+	"  last_http_status INTEGER, last_error TEXT, log TEXT, next_attempt_at INTEGER NOT NULL,"
+	"  created_at TEXT NOT NULL, delivered_at TEXT);"
+	"CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);"
+	"CREATE INDEX webhook_deliveries_job ON webhook_deliveries(job_id);"
+	"CREATE TABLE store_secrets (name TEXT PRIMARY KEY, sealed TEXT NOT NULL,"
+	"  created_at TEXT NOT NULL, updated_at TEXT NOT NULL);",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -189,6 +189,15 @@ int ferry_store_finish(struct ferry_store *s, long long job_id, const char *owne
 		       const char *status, const char *error_code, const char *error_msg,
 		       long long retry_after_s, long long now, bool *requeued, struct ferry_err *err);
 /*
+ * Gives a running job back to the queue because its worker is stopping (ferry
+ * serve on SIGTERM), not because it failed: 'queued' again, ready at now, the
+ * attempt not counted, the lease cleared. A job someone asked to cancel ends
+ * 'cancelled' instead. *released (may be NULL) tells which happened.
+ * FERRY_ECONFLICT when owner no longer holds the lease.
+ */
+int ferry_store_release(struct ferry_store *s, long long job_id, const char *owner, long long now,
+			bool *released, struct ferry_err *err);
+/*
  * Jobs 'running' whose lease ended before now: queued again (run_after now)
  * while attempts remain, else failed "interrupted" (cancelled if a cancel was
  * asked). *n (may be NULL) gets how many were released.
