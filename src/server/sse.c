@@ -124,16 +124,28 @@ int ferry_sse_hub_new(struct sse_hub **out, struct ferry_err *err)
 
 void ferry_sse_hub_stop(struct sse_hub *h)
 {
+	struct timespec until;
+
 	if (!h)
 		return;
 	pthread_mutex_lock(&h->lock);
 	h->stopping = true;
-	pthread_cond_signal(&h->wake);
+	pthread_cond_broadcast(&h->wake);
 	pthread_mutex_unlock(&h->lock);
 	if (h->ticker_started)
 		pthread_join(h->ticker, NULL);
 	h->ticker_started = false;
 	resume_all(h);
+	/*
+	 * Give the streams a moment to send their last line and end cleanly
+	 * (the client sees the end of the chunked body, not a cut connection).
+	 */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 1;
+	pthread_mutex_lock(&h->lock);
+	while (h->n > 0 && pthread_cond_timedwait(&h->wake, &h->lock, &until) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&h->lock);
 }
 
 void ferry_sse_hub_free(struct sse_hub *h)
@@ -237,6 +249,7 @@ static void sse_free(void *cls)
 	if (s->next)
 		s->next->prev = s->prev;
 	h->n--;
+	pthread_cond_broadcast(&h->wake);   /* ferry_sse_hub_stop may wait for the last one */
 	pthread_mutex_unlock(&h->lock);
 	if (s->src.free)
 		s->src.free(s->src.ctx);
