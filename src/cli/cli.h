@@ -76,6 +76,7 @@ int cli_connection_cmd(struct cli *c, int argc, char **argv, bool *handled);
 int cmd_token(struct cli *c, int argc, char **argv);
 int cmd_serve(struct cli *c, int argc, char **argv);
 int cmd_run_due(struct cli *c, int argc, char **argv);
+int cmd_webhook_secret(struct cli *c, int argc, char **argv);
 /* connection trigger NAME (cmd_rundue.c): queues a job now. */
 int cli_connection_trigger(struct cli *c, int argc, char **argv);
 

@@ -1,10 +1,12 @@
 /*
- * cmd_jobs.c - `ferry jobs` and `ferry job show ID`: the job history.
+ * cmd_jobs.c - `ferry jobs` and `ferry job show ID`: the job history, and a
+ * job's completion webhooks with every attempt to send them.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli/cli.h"
+#include "store/deliveries.h"
 #include "util/text.h"
 
 static const char jobs_help[] =
@@ -77,13 +79,44 @@ int cmd_jobs(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
+/* The delivery log: one line per webhook, then one per attempt. */
+static void print_deliveries(json_t *v)
+{
+	json_t *d, *a;
+	size_t i, k;
+
+	if (!json_array_size(v))
+		return;
+	printf("  webhooks:\n");
+	json_array_foreach(v, i, d) {
+		printf("    %s %s to %s: %s, %lld of %lld attempts", str(d, "message_id"),
+		       str(d, "type"), str(d, "url"), str(d, "status"),
+		       (long long)json_integer_value(json_object_get(d, "attempt")),
+		       (long long)json_integer_value(json_object_get(d, "max_attempts")));
+		if (*str(d, "next_attempt_at"))
+			printf(", next at %s", str(d, "next_attempt_at"));
+		printf("\n");
+		json_array_foreach(json_object_get(d, "attempts"), k, a) {
+			json_t *st = json_object_get(a, "http_status");
+			printf("      %s  ", str(a, "at"));
+			if (json_is_integer(st))
+				printf("HTTP %lld", (long long)json_integer_value(st));
+			else
+				printf("no answer");
+			if (*str(a, "error"))
+				printf("  %s", str(a, "error"));
+			printf("\n");
+		}
+	}
+}
+
 int cmd_job(struct cli *c, int argc, char **argv)
 {
 	struct ferry_err err = {0};
 	bool json = false;
 	const char *id = NULL;
 	long long jid;
-	json_t *j, *s;
+	json_t *j, *s, *deliveries;
 	size_t i;
 	int a;
 
@@ -115,6 +148,11 @@ int cmd_job(struct cli *c, int argc, char **argv)
 			err.code = FERRY_EUSAGE;
 		return cli_fail(&err);
 	}
+	if (ferry_store_job_deliveries(c->store, jid, &deliveries, &err)) {
+		json_decref(j);
+		return cli_fail(&err);
+	}
+	json_object_set_new(j, "deliveries", deliveries);
 	if (json) {
 		cli_print_json(j);
 		return 0;
@@ -160,6 +198,7 @@ int cmd_job(struct cli *c, int argc, char **argv)
 			printf("\n");
 		}
 	}
+	print_deliveries(json_object_get(j, "deliveries"));
 	json_decref(j);
 	return 0;
 }

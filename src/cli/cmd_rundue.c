@@ -5,7 +5,10 @@
  * queues a job of one connection now.
  *
  * The work is src/sched/runner.c's; this file only prints. Exit 0 when every
- * job run succeeded, 1 when one failed (even if it will be retried).
+ * job run succeeded, 1 when one failed (even if it will be retried). Before
+ * exiting, the completion webhooks of the jobs that ended are sent, one
+ * attempt each (server/webhook_send.h); those that fail stay queued for the
+ * next run-due or a ferry serve, and do not change the exit status.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,14 +17,17 @@
 #include <unistd.h>
 #include "cli/cli.h"
 #include "sched/runner.h"
+#include "server/webhook_send.h"
 #include "util/text.h"
 
 static const char rundue_help[] =
 	"usage: ferry run-due [--limit N] [--json]\n\n"
 	"Queues a job for every connection whose schedule is due (at most N, default 100),\n"
 	"then runs the queued jobs that may run now, one after the other, and exits.\n"
-	"A job whose worker died is retried once its lease ends. Exit 0 when every job\n"
-	"succeeded, 1 when one failed. Run it from system cron, e.g. every minute:\n\n"
+	"A job whose worker died is retried once its lease ends. The completion webhooks\n"
+	"of the jobs that ended are sent before it exits (one attempt each; the rest are\n"
+	"retried by the next run-due or ferry serve). Exit 0 when every job succeeded,\n"
+	"1 when one failed. Run it from system cron, e.g. every minute:\n\n"
 	"  * * * * * FERRY_ENCRYPTION_KEY=... ferry --db /var/lib/ferry/ferry.db run-due\n\n"
 	"  --limit N   due connections to queue in this run (1-100000, default 100)\n"
 	"  --json      one JSON object per job, one per line\n";
@@ -83,7 +89,8 @@ int cmd_run_due(struct cli *c, int argc, char **argv)
 					     {0, 0, 0, 0}};
 	struct ferry_runner_opts ro = {0};
 	struct ferry_err err = {0};
-	long long limit = 100;
+	long long limit = 100, *ended = NULL, *nv;
+	int nended = 0, i;
 	bool json = false, failed = false;
 	char owner[160], host[64] = "";
 	int ch, rc;
@@ -127,12 +134,21 @@ int cmd_run_due(struct cli *c, int argc, char **argv)
 		if (!rc) {
 			report(c, &job, &r, json);
 			failed = failed || strcmp(r.status, "succeeded");
+			/* Its webhooks, if it has any, are queued now that it ended. */
+			if (!r.requeued && strcmp(r.status, "lost") && strcmp(r.status, "released") &&
+			    (nv = realloc(ended, sizeof(*ended) * (size_t)(nended + 1)))) {
+				ended = nv;
+				ended[nended++] = job.job_id;
+			}
 		}
 		ferry_claimed_release(&job);
 		if (rc)
 			goto out;
 	}
+	for (i = 0; i < nended && !rc; i++)
+		rc = ferry_webhooks_send_due(c->store, ro.key, ended[i], 0, stderr, NULL, &err);
 out:
+	free(ended);
 	ferry_fault_free(ro.fault);
 	if (rc)
 		return cli_fail(&err);

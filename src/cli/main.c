@@ -22,9 +22,10 @@ static const struct cli_command commands[] = {
 	{"export", cmd_export, "print the configuration as YAML (secrets as ${...})"},
 	{"doctor", cmd_doctor, "check the state store, the key and every connection"},
 	{"keygen", cmd_keygen, "print a new FERRY_ENCRYPTION_KEY"},
-	{"serve", cmd_serve, "run the HTTP API: `ferry serve --listen 127.0.0.1:8080`"},
+	{"serve", cmd_serve, "run the HTTP API, the scheduler and workers (`ferry serve --help`)"},
 	{"run-due", cmd_run_due, "queue due connections' jobs, run what is queued, exit (for cron)"},
 	{"token", cmd_token, "create, list or revoke API tokens for `ferry serve`"},
+	{"webhook-secret", cmd_webhook_secret, "print (or --rotate) the secret that signs ad-hoc jobs' webhooks"},
 	{NULL, NULL, NULL},
 };
 
@@ -36,7 +37,7 @@ static void usage(FILE *f)
 		   "ferry copies data from databases and APIs into your database.\n\n"
 		   "Commands:\n");
 	for (i = 0; commands[i].name; i++)
-		fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nGlobal options:\n"
 		   "  --db PATH     state store (SQLite file); also FERRY_DATABASE_URL; default ./ferry.db\n"
 		   "  --version     print the version\n"

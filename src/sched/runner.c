@@ -7,6 +7,8 @@
  * the sync's result into the row's next state. It knows nothing of terminals
  * or HTTP, so `ferry run-due` and `ferry serve` share it.
  */
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +138,10 @@ int ferry_sched_enqueue_due(struct ferry_store *s, long long now, int limit, int
 
 /* ---- one job ---- */
 
+/*
+ * One running job. The engine's threads read cancel; the watchdog writes it
+ * and the flags that say why, which the runner reads only after joining it.
+ */
 struct run {
 	struct ferry_store *s;
 	const struct ferry_claimed *job;
@@ -143,7 +149,7 @@ struct run {
 	long long lease_s;
 	long long start_ms, last_ms, deadline_ms;
 	volatile sig_atomic_t cancel;
-	bool timed_out, lease_lost, cancel_asked;
+	bool timed_out, lease_lost, cancel_asked, stopped;
 };
 
 static json_t *progress_json(const struct ferry_progress *p)
@@ -213,31 +219,131 @@ static void store_streams(struct run *r, const struct ferry_progress *p)
 	json_decref(j);
 }
 
-/* Called by the engine between batches: progress, lease, cancel, timeout. */
+/* Called by the engine between batches: progress (the watchdog does the rest). */
 static void on_progress(void *ctx, const struct ferry_progress *p)
 {
 	struct run *r = ctx;
-	struct ferry_err err = {0};
 	long long now = ferry_mono_ms();
-	bool asked = false;
 
-	if (r->deadline_ms && now >= r->deadline_ms && !r->timed_out) {
-		r->timed_out = true;
-		r->cancel = 1;
-	}
 	if (now - r->last_ms < 1000 && strcmp(p->stage, "done"))
 		return;
 	r->last_ms = now;
 	store_streams(r, p);
-	if (ferry_store_heartbeat(r->s, r->job->job_id, r->o->owner, r->lease_s, (long long)time(NULL),
-				  &err) == FERRY_ECONFLICT) {
-		r->lease_lost = true;
-		r->cancel = 1;
+}
+
+/* ---- the watchdog ---- */
+
+/* How often the watchdog wakes: the stop flag is a memory read, so often. */
+#define WATCH_TICK_MS 100
+/* How often it asks the store whether a cancel was requested. */
+#define CANCEL_POLL_MS 1000
+
+struct watchdog {
+	struct run *r;
+	struct ferry_store *s;        /* its own handle: SQLite handles are not shared */
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done, started;
+};
+
+static void stop_for(struct run *r, bool *why)
+{
+	*why = true;
+	r->cancel = 1;
+}
+
+/* One look at the job: the caller's stop, the timeout, the lease, a cancel request. */
+static void watch_once(struct watchdog *w, long long now, long long *next_beat,
+		       long long *next_poll)
+{
+	struct run *r = w->r;
+	struct ferry_err err = {0};
+	long long beat_ms = r->lease_s * 1000 / 3;
+	bool asked = false;
+
+	if (r->o->stop && *r->o->stop && !r->stopped)
+		stop_for(r, &r->stopped);
+	if (r->deadline_ms && now >= r->deadline_ms && !r->timed_out)
+		stop_for(r, &r->timed_out);
+	if (now >= *next_beat && !r->lease_lost) {
+		*next_beat = now + (beat_ms > WATCH_TICK_MS ? beat_ms : WATCH_TICK_MS);
+		if (ferry_store_heartbeat(w->s, r->job->job_id, r->o->owner, r->lease_s,
+					  (long long)time(NULL), &err) == FERRY_ECONFLICT)
+			stop_for(r, &r->lease_lost);
 	}
-	if (!ferry_store_cancel_requested(r->s, r->job->job_id, &asked, &err) && asked) {
-		r->cancel_asked = true;
-		r->cancel = 1;
+	if (now >= *next_poll && !r->cancel_asked) {
+		*next_poll = now + CANCEL_POLL_MS;
+		if (!ferry_store_cancel_requested(w->s, r->job->job_id, &asked, &err) && asked)
+			stop_for(r, &r->cancel_asked);
 	}
+}
+
+static void *watchdog_main(void *arg)
+{
+	struct watchdog *w = arg;
+	long long next_beat = ferry_mono_ms() + w->r->lease_s * 1000 / 3, next_poll = 0;
+	struct timespec ts;
+
+	pthread_mutex_lock(&w->mu);
+	while (!w->done) {
+		pthread_mutex_unlock(&w->mu);
+		watch_once(w, ferry_mono_ms(), &next_beat, &next_poll);
+		pthread_mutex_lock(&w->mu);
+		if (w->done)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += WATCH_TICK_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		while (!w->done && pthread_cond_timedwait(&w->cv, &w->mu, &ts) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+static int watchdog_start(struct watchdog *w, struct run *r, struct ferry_err *err)
+{
+	pthread_condattr_t ca;
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	w->r = r;
+	if ((rc = ferry_store_open(ferry_store_path(r->s), &w->s, err)))
+		return ferry_err_prefix(err, "starting job %lld's watchdog: ", r->job->job_id);
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&w->thread, NULL, watchdog_main, w)) {
+		pthread_cond_destroy(&w->cv);
+		pthread_mutex_destroy(&w->mu);
+		ferry_store_close(w->s);
+		w->s = NULL;
+		return ferry_err_set(err, FERRY_EINTERNAL, "cannot start job %lld's watchdog thread",
+				     r->job->job_id);
+	}
+	w->started = true;
+	return 0;
+}
+
+static void watchdog_stop(struct watchdog *w)
+{
+	if (!w->started)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->done = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	ferry_store_close(w->s);
+	w->started = false;
 }
 
 struct opened {
@@ -379,6 +485,29 @@ static void connection_error(struct ferry_store *s, const char *id)
 	ferry_entity_release(&e);
 }
 
+/* The caller stopped the job (opts.stop): back to the queue, the attempt uncounted. */
+static int release_job(struct ferry_store *s, const struct ferry_claimed *job,
+		       const struct ferry_runner_opts *ro, struct ferry_run_outcome *out,
+		       struct ferry_err *err)
+{
+	bool released = false;
+	int rc = ferry_store_release(s, job->job_id, ro->owner, (long long)time(NULL), &released, err);
+
+	if (rc == FERRY_ECONFLICT) {
+		snprintf(out->status, sizeof(out->status), "lost");
+		out->err = *err;
+		ferry_err_clear(err);
+		return 0;
+	}
+	if (rc)
+		return rc;
+	snprintf(out->status, sizeof(out->status), released ? "released" : "cancelled");
+	ferry_err_set(&out->err, FERRY_ECANCEL, released
+		      ? "stopped because ferry is shutting down; queued again (the attempt does not count)"
+		      : "cancelled (a cancel was asked) while ferry was shutting down");
+	return 0;
+}
+
 int ferry_runner_run(struct ferry_store *s, const struct ferry_claimed *job,
 		     const struct ferry_runner_opts *ro, struct ferry_run_outcome *out,
 		     struct ferry_err *err)
@@ -387,6 +516,7 @@ int ferry_runner_run(struct ferry_store *s, const struct ferry_claimed *job,
 	struct ferry_sync_opts o = {0};
 	struct ferry_sync_result res = {0};
 	struct run r = {0};
+	struct watchdog wd = {0};
 	struct ferry_err *e = &out->err;
 	const char *status, *code;
 	long long retry = -1, now;
@@ -401,12 +531,16 @@ int ferry_runner_run(struct ferry_store *s, const struct ferry_claimed *job,
 	if (job->timeout_s > 0)
 		r.deadline_ms = r.start_ms + job->timeout_s * 1000;
 
-	rc = open_job(s, job, ro, &x, e);
+	rc = watchdog_start(&wd, &r, e);
+	if (!rc)
+		rc = open_job(s, job, ro, &x, e);
 	if (!rc) {
 		job_opts(&x, job, &o);
 		o.cancel = &r.cancel;
 		rc = ferry_sync(&x.src, &x.dst, &o, on_progress, &r, &res, e);
 	}
+	/* From here on the flags are the runner's alone. */
+	watchdog_stop(&wd);
 	out->duration_ms = ferry_mono_ms() - r.start_ms;
 	for (i = 0; i < res.n; i++)
 		out->rows += res.runs[i].c.read;
@@ -414,19 +548,22 @@ int ferry_runner_run(struct ferry_store *s, const struct ferry_claimed *job,
 		struct ferry_progress p = {res.runs, res.n, -1, rc ? "failed" : "done", out->duration_ms};
 		store_streams(&r, &p);
 	}
-	if (!rc && r.deadline_ms && ferry_mono_ms() > r.deadline_ms && r.timed_out)
-		rc = FERRY_ECANCEL;   /* stopped by the timeout after the last batch */
-	if (rc == FERRY_ECANCEL && r.timed_out && !r.cancel_asked)
-		rc = ferry_err_set(e, FERRY_ECONNECT,
-				   "attempt %d timed out after %llds (the connection's timeout_s); it "
-				   "was stopped at a batch boundary", job->attempt, job->timeout_s);
 	if (r.lease_lost) {
 		snprintf(out->status, sizeof(out->status), "lost");
 		ferry_err_set(e, FERRY_ECONFLICT,
 			      "job %lld: the lease was lost while it ran (another worker took it over)",
 			      job->job_id);
+		rc = 0;
 		goto done;
 	}
+	if (rc && r.stopped && !r.cancel_asked) {
+		rc = release_job(s, job, ro, out, err);
+		goto done;
+	}
+	if (rc == FERRY_ECANCEL && r.timed_out && !r.cancel_asked)
+		rc = ferry_err_set(e, FERRY_ECONNECT,
+				   "attempt %d timed out after %llds (the connection's timeout_s) and "
+				   "was stopped", job->attempt, job->timeout_s);
 	if (!rc) {
 		mirror_cursors(s, &x, &o, &res);
 		status = "succeeded";

@@ -8,15 +8,26 @@
  * run-due` calls it once; `ferry serve` may call it on a timer.
  *
  * ferry_runner_run runs one job the caller claimed: it opens the source and
- * destination from the store (secrets opened with the key), runs the engine,
- * and while it runs (at most once a second) records per-stream progress,
- * renews the lease and looks for a cancel request; an attempt that outlives
- * its timeout is stopped at the next batch. It then ends the attempt in the
- * store: succeeded, cancelled, or failed - queued again with backoff unless
- * the failure cannot heal by itself (rejected credentials, a configuration or
- * usage error, a missing key: FERRY_EAUTH, FERRY_ECONFIG, FERRY_EUSAGE,
- * FERRY_EKEY), which fails the job at once and sets the connection's
- * settings.status to "error" (`ferry connection resume` clears it).
+ * destination from the store (secrets opened with the key) and runs the
+ * engine, recording per-stream progress between batches (at most once a
+ * second). Beside it a watchdog thread, with a store handle of its own,
+ * renews the lease every lease/3, and at least every second looks for a
+ * cancel request and checks the attempt's timeout: none of these wait for
+ * the next batch, so a read stalled longer than the lease keeps its job, and
+ * a cancel or a timeout sets the engine's cancel flag at once (API waits -
+ * rate limits, retries, libcurl transfers - end on it; the engine stops at
+ * its next check, and a full sync stopped so leaves the live tables as they
+ * were). The caller may stop the job from another thread through opts.stop
+ * (ferry serve's grace period): the job is then given back to the queue,
+ * its attempt not counted (ferry_store_release), unless it finished first.
+ *
+ * The attempt then ends in the store: succeeded, cancelled, or failed -
+ * queued again with backoff unless the failure cannot heal by itself
+ * (rejected credentials, a configuration or usage error, a missing key:
+ * FERRY_EAUTH, FERRY_ECONFIG, FERRY_EUSAGE, FERRY_EKEY), which fails the job
+ * at once and sets the connection's settings.status to "error" (`ferry
+ * connection resume` clears it). A job that ends (not one queued again)
+ * gets its completion webhooks queued by the store (store/deliveries.h).
  *
  * Environment (for tests and operators):
  *   FERRY_RETRY_BASE_S  backoff base in seconds (default 30): attempt n waits
@@ -27,6 +38,7 @@
 #ifndef FERRY_SCHED_RUNNER_H
 #define FERRY_SCHED_RUNNER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include "ferry/err.h"
 #include "ferry/fault.h"
@@ -38,11 +50,17 @@ struct ferry_runner_opts {
 	long long lease_s;             /* <= 0: ferry_lease_seconds() */
 	const struct ferry_key *key;   /* NULL: sources with secrets fail FERRY_EKEY */
 	struct ferry_fault *fault;     /* may be NULL */
+	/*
+	 * May be NULL. Set non-zero from any thread to stop the running job
+	 * within a fraction of a second and give it back to the queue.
+	 */
+	volatile sig_atomic_t *stop;
 };
 
 /* What became of one attempt. A value type the caller allocates. */
 struct ferry_run_outcome {
-	char status[16];               /* "succeeded", "failed", "cancelled", "lost" (lease lost) */
+	char status[16];               /* "succeeded", "failed", "cancelled", "lost" (lease lost),
+					* "released" (stopped by opts.stop, queued again) */
 	bool requeued;                 /* failed, and queued again */
 	long long retry_after_s;       /* when requeued */
 	long long duration_ms;
