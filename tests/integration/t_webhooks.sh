@@ -178,6 +178,7 @@ run ferry connection pause moved
 note "SIGTERM: serve exits 0"
 kill -TERM "$SERVE_PID"
 wait_pid "$SERVE_PID"
+_check_sanitizers "$T_DIR/serve.err" "ferry serve"
 assert_eq 0 "$RC" "ferry serve exit status"
 
 # ---------------------------------------------------------------- run-due
