@@ -6,7 +6,8 @@
 # retried and completes with every row once; a flaky source (missing for two
 # attempts) ends succeeded on attempt 3; a rejected API key fails after one
 # attempt and marks its connection "error" while another connection's job
-# succeeds beside it; SIGTERM with a job running: exit 0, the job finished
+# succeeds beside it; a read stalled past the lease keeps its job (the
+# watchdog renews it), and a cancel or a timeout stops a running job; SIGTERM with a job running: exit 0, the job finished
 # (long grace) or back in the queue with its attempt uncounted (short grace)
 # and a full sync stopped so leaves the live table as it was, for the next
 # serve to complete.
@@ -177,6 +178,28 @@ start_serve --workers 2
 until_true 20 job_is "$KILLED" succeeded
 assert_eq 2 "$(job "$KILLED" .attempt)" "retried once"
 assert_eq "1000|1000" "$(q wh 'SELECT count(*), count(DISTINCT id) FROM killed.users')"
+
+# ---------------------------------------------------------------- the watchdog
+note "the watchdog: a read stalled past the lease keeps its job; cancel and timeout stop running jobs"
+stop_serve_term
+FERRY_LEASE_S=1 FERRY_FAULT=sleep@read:1500 start_serve --workers 2
+post_sync '{"source": "shop", "destination": "wh", "namespace": "stalled"}'
+STALLED=$JOB
+post_sync '{"source": "shop", "destination": "wh", "namespace": "stopped"}'
+STOPPED=$JOB
+until_true 20 job_is "$STOPPED" running
+http POST "/api/v1/jobs/$STOPPED/cancel" -H "Authorization: Bearer $TOKEN"
+assert_eq 202 "$HCODE" "cancel of a running job: $HBODY"
+run ferry connection add slowpoke --source shop --dest wh --every 1h --timeout 1s --max-attempts 1 \
+	--namespace slowpoke
+until_true 20 job_is "$STALLED" succeeded
+assert_eq 1 "$(job "$STALLED" .attempt)" "the lease (1 s) was renewed through 1.5 s reads: one attempt"
+until_true 20 job_is "$STOPPED" cancelled
+SLOW=$(newest_job slowpoke)
+until_true 20 job_is "$SLOW" failed
+assert_eq "timeout 1" "$(job "$SLOW" '"\(.error_code) \(.attempt)"')"
+assert_contains "$(job "$SLOW" .error)" "timed out after 1s"
+assert_eq f "$(pg_has_table wh slowpoke users)" "nothing written by the timed-out job"
 
 # ---------------------------------------------------------------- graceful stop
 note "SIGTERM with a job running and a long grace: the job finishes, exit 0"
