@@ -27,6 +27,7 @@
 #include "server/http_int.h"
 #include "server/sse.h"
 #include "server/token.h"
+#include "store/fastread.h"
 #include "store/store.h"
 #include "util/text.h"
 
@@ -37,7 +38,7 @@ struct ferry_server {
 	struct MHD_Daemon *daemon;
 	char *db_path;
 	char url[96];
-	pthread_key_t store_key;   /* this thread's struct ferry_store * */
+	pthread_key_t store_key;   /* this thread's struct thread_ctx * */
 	bool key_made;
 	struct sse_hub *sse;       /* event streams (sse.h), parked between polls */
 	struct ferry_server_opts opts;   /* listen and db_path point into this struct's copies */
@@ -156,25 +157,52 @@ static enum MHD_Result send_answer(struct req *r)
 
 /* ---- the store, one handle per thread ---- */
 
-static void close_thread_store(void *p)
+/*
+ * What each pool thread keeps until the server stops: its store handle, and
+ * the statements of the reads every request makes (the token, a job)
+ * prepared once on it (store/fastread.h).
+ */
+struct thread_ctx {
+	struct ferry_store *st;
+	struct ferry_fastread *fr;
+};
+
+static void close_thread_ctx(void *p)
 {
-	ferry_store_close(p);
+	struct thread_ctx *t = p;
+
+	ferry_fastread_close(t->fr);
+	ferry_store_close(t->st);
+	free(t);
+}
+
+static struct thread_ctx *thread_ctx(struct ferry_server *s, struct ferry_err *err)
+{
+	struct thread_ctx *t = pthread_getspecific(s->store_key);
+
+	if (t)
+		return t;
+	if (!(t = calloc(1, sizeof(*t)))) {
+		ferry_err_set(err, FERRY_ENOMEM, "out of memory opening a store handle");
+		return NULL;
+	}
+	if (ferry_store_open(s->db_path, &t->st, err) || ferry_fastread_open(t->st, &t->fr, err))
+		goto fail;
+	if (pthread_setspecific(s->store_key, t)) {
+		ferry_err_set(err, FERRY_ENOMEM, "out of memory keeping a store handle");
+		goto fail;
+	}
+	return t;
+fail:
+	close_thread_ctx(t);
+	return NULL;
 }
 
 static struct ferry_store *thread_store(struct ferry_server *s, struct ferry_err *err)
 {
-	struct ferry_store *st = pthread_getspecific(s->store_key);
+	struct thread_ctx *t = thread_ctx(s, err);
 
-	if (st)
-		return st;
-	if (ferry_store_open(s->db_path, &st, err))
-		return NULL;
-	if (pthread_setspecific(s->store_key, st)) {
-		ferry_store_close(st);
-		ferry_err_set(err, FERRY_ENOMEM, "out of memory keeping a store handle");
-		return NULL;
-	}
-	return st;
+	return t ? t->st : NULL;
 }
 
 /* ---- auth ---- */
@@ -186,7 +214,7 @@ static bool authorized(struct req *r)
 						    MHD_HTTP_HEADER_AUTHORIZATION);
 	char hash[FERRY_TOKEN_HASH_LEN + 1], id[32];
 	struct ferry_err err = {0};
-	struct ferry_store *st;
+	struct thread_ctx *t;
 	long long idle;
 	int rc;
 
@@ -212,11 +240,11 @@ static bool authorized(struct req *r)
 		return false;
 	}
 	ferry_token_hash(h, hash);
-	if (!(st = thread_store(r->srv, &err))) {
+	if (!(t = thread_ctx(r->srv, &err))) {
 		http_internal_error(r, &err);
 		return false;
 	}
-	rc = ferry_store_token_find(st, hash, id, &idle, &err);
+	rc = ferry_fastread_token(t->fr, hash, id, &idle, &err);
 	if (rc == FERRY_ENOTFOUND) {
 		http_error(r, 401, "unauthorized",
 			   "the bearer token is unknown or revoked (see `ferry token list`; "
@@ -228,9 +256,14 @@ static bool authorized(struct req *r)
 		return false;
 	}
 	/* A busy token would otherwise write to the store on every request. */
-	if ((idle < 0 || idle >= TOUCH_EVERY_S) && ferry_store_token_touch(st, id, &err))
+	if ((idle < 0 || idle >= TOUCH_EVERY_S) && ferry_store_token_touch(t->st, id, &err))
 		fprintf(stderr, "ferry serve: %s\n", err.msg);
 	return true;
+}
+
+bool http_authorized(struct req *r)
+{
+	return authorized(r);
 }
 
 /* ---- helpers for handlers ---- */
@@ -288,6 +321,16 @@ struct ferry_store *http_server_store(struct ferry_server *s, struct ferry_err *
 struct sse_hub *http_sse_hub(const struct req *r)
 {
 	return r->srv->sse;
+}
+
+struct ferry_fastread *http_fastread(struct req *r)
+{
+	struct ferry_err err = {0};
+	struct thread_ctx *t = thread_ctx(r->srv, &err);
+
+	if (!t)
+		http_internal_error(r, &err);
+	return t ? t->fr : NULL;
 }
 
 struct ferry_store *http_store(struct req *r)
@@ -627,7 +670,7 @@ int ferry_server_start(const struct ferry_server_opts *opts, struct ferry_server
 	s->opts = *opts;
 	s->opts.db_path = s->db_path;
 	s->opts.listen = NULL;   /* the caller's string; s->url says where it listens */
-	if (pthread_key_create(&s->store_key, close_thread_store)) {
+	if (pthread_key_create(&s->store_key, close_thread_ctx)) {
 		rc = ferry_err_set(err, FERRY_ENOMEM, "cannot create a thread key");
 		goto fail;
 	}

@@ -28,6 +28,7 @@
 
 struct req;
 struct sse_hub;
+struct ferry_fastread;
 
 struct route {
 	const char *method;
@@ -84,6 +85,11 @@ void http_answer_text(struct req *r, unsigned status, const char *content_type, 
 /* Answers with a response the handler built (stolen), e.g. a stream. */
 void http_answer_raw(struct req *r, unsigned status, struct MHD_Response *resp);
 
+/*
+ * For open routes: true when the request carries a live bearer token;
+ * otherwise answers 401 and returns false.
+ */
+bool http_authorized(struct req *r);
 /* A query parameter, or NULL. */
 const char *http_query(struct req *r, const char *name);
 /* True when every query parameter is one of known (NULL-ended); otherwise answers 400 naming it. */
@@ -100,3 +106,5 @@ struct ferry_store *http_server_store(struct ferry_server *s, struct ferry_err *
 struct sse_hub *http_sse_hub(const struct req *r);
 
 #endif
+/* This thread's reader of the hot reads (store/fastread.h), or NULL after answering 500. */
+struct ferry_fastread *http_fastread(struct req *r);
