@@ -23,7 +23,7 @@
 #define SIGNING_SECRET "signing_secret"
 
 const char *const ferry_spec_connection_fields[] = {
-	"source", "destination", "streams", "namespace", "prefix", "mode", "schedule",
+	"name", "source", "destination", "streams", "namespace", "prefix", "mode", "schedule",
 	"auto_sync", "max_attempts", "timeout", "webhook_url", "signed_triggers", "status",
 	"deletes", "backup_retention", NULL};
 

@@ -75,7 +75,11 @@ int ferry_spec_dest(const char *name, const char *url, const char **type_out,
 
 /* ---- connections ---- */
 
-/* The fields a connection takes (NULL-terminated), `name` not included. */
+/*
+ * The fields a connection takes (NULL-terminated), "name" first: a name
+ * member of fields is ignored by ferry_spec_connection (its name argument is
+ * the name), so a request body can be handed over whole.
+ */
 extern const char *const ferry_spec_connection_fields[];
 
 struct ferry_spec_opts {
