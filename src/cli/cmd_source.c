@@ -177,7 +177,7 @@ static void connection_state_text(json_t *j)
 	json_t *st = json_object_get(j, "state");
 	char t[32];
 
-	printf("source:   %s\ndestination: %s\n",
+	printf("source:   %s\ndest:     %s\n",
 	       str_or(json_object_get(j, "source"), "name", str_or(json_object_get(j, "source"), "id", "?")),
 	       str_or(json_object_get(j, "destination"), "name",
 		      str_or(json_object_get(j, "destination"), "id", "?")));

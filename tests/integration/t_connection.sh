@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# ferry connection add|pause|resume|show|rm, and connections in ferry apply /
-# ferry export: the schedule (cron or interval, checked by src/sched/cron.c),
-# auto-sync, retry policy, timeout and webhook are stored as given; every
-# wrong input is refused with exit 2, a message naming what is wrong, and
-# nothing stored.
+# ferry connection add|pause|resume|list|show|rm|rotate-secret, and
+# connections in ferry apply / ferry export: the schedule (cron or interval,
+# checked by src/sched/cron.c), auto-sync, retry policy, timeout, webhook and
+# signed triggers are stored as given; a webhook or signed triggers give the
+# connection a signing secret, printed once and sealed (never shown again,
+# needs FERRY_ENCRYPTION_KEY); list and show give the schedule state; rm
+# refuses while a job is queued; every wrong input is refused with exit 2, a
+# message naming what is wrong, and nothing stored.
 . "$(dirname "$0")/lib.sh"
 
 run ferry source add shop --type sqlite --set path="$T_DIR/shop.db"
@@ -28,6 +31,46 @@ assert_eq '"full"' "$(setting nightly mode)"
 assert_eq 5 "$(setting nightly max_attempts)"
 assert_eq 1800 "$(setting nightly timeout_s)"
 assert_eq '"https://hooks.example/ferry"' "$(setting nightly webhook_url)"
+SECRET=$(sed -n 's/^signing secret (shown once): //p' <<<"$OUT")
+assert_match "$SECRET" '^whsec_[A-Za-z0-9+/]{32}$' "a webhook gives a signing secret, printed once"
+assert_eq '"********"' "$(setting nightly signing_secret)" "shown masked after that"
+assert_eq '"off"' "$(setting nightly signed_triggers)" "signed triggers are off by default"
+assert_not_contains "$(sq "$STORE" "SELECT settings FROM connections WHERE name = 'nightly'")" "$SECRET" \
+	"the signing secret is sealed in the store"
+run ferry connection show nightly
+assert_not_contains "$OUT" "$SECRET"
+assert_contains "$OUT" "next_run_at = -" "show gives the schedule state"
+assert_contains "$OUT" "last_sync_status = -"
+run ferry connection show nightly --json
+assert_eq "null null shop wh" "$(jf "$OUT" '"\(.state.next_run_at) \(.state.last_sync_at) \(.source.name) \(.destination.name)"')"
+
+note "--signed-triggers on: a secret without a webhook; none for a plain connection"
+run ferry connection add signed --source shop --dest wh --signed-triggers on
+assert_eq '"on"' "$(setting signed signed_triggers)"
+assert_match "$(sed -n 's/^signing secret (shown once): //p' <<<"$OUT")" '^whsec_'
+run ferry connection add plain --source shop --dest wh
+assert_not_contains "$OUT" "signing secret"
+assert_eq null "$(setting plain signing_secret)"
+
+note "rotate-secret prints a new secret once"
+run ferry connection rotate-secret nightly
+NEW=$(sed -n 's/^signing secret (shown once): //p' <<<"$OUT")
+assert_match "$NEW" '^whsec_'
+assert_ne "$SECRET" "$NEW" "a new secret"
+assert_eq '"********"' "$(setting nightly signing_secret)"
+
+note "no FERRY_ENCRYPTION_KEY: a webhook or signed triggers cannot be set up"
+N0=$(sq "$STORE" "SELECT count(*) FROM connections")
+NO_KEY=1 expect_exit 1 ferry connection add k1 --source shop --dest wh --webhook https://hooks.example/k
+assert_error_msg
+assert_contains "$ERR" "FERRY_ENCRYPTION_KEY"
+NO_KEY=1 expect_exit 1 ferry connection add k2 --source shop --dest wh --signed-triggers on
+assert_contains "$ERR" "FERRY_ENCRYPTION_KEY"
+NO_KEY=1 expect_exit 1 ferry connection rotate-secret nightly
+assert_contains "$ERR" "FERRY_ENCRYPTION_KEY"
+assert_eq "$N0" "$(sq "$STORE" "SELECT count(*) FROM connections")" "nothing stored without the key"
+NO_KEY=1 run ferry connection add k3 --source shop --dest wh --every 1h
+NO_KEY=1 run ferry connection rm k3
 
 note "intervals and macros"
 run ferry connection add hourly --source shop --dest wh --cron @hourly
@@ -74,6 +117,37 @@ bad 'needs a NAME' add --source shop --dest wh
 bad 'already exists' add nightly --source shop --dest wh
 bad 'unknown connection "nightli"' pause nightli
 assert_contains "$ERR" 'did you mean "nightly"'
+bad 'on or off' add x --source shop --dest wh --signed-triggers yes
+bad '--signed-triggers' add x --source shop --dest wh --signed-triggers ""
+bad 'unknown connection "nightli"' rotate-secret nightli
+bad 'needs one NAME' rotate-secret
+bad 'unknown connection "nope"' rm nope
+bad 'unknown connection "nope"' show nope
+bad 'list takes no NAME' list nightly
+bad 'unknown option' list --colour
+
+note "list shows every connection with its status, schedule and next run"
+run ferry connection list
+assert_contains "$OUT" "NEXT RUN"
+assert_match "$OUT" 'nightly +active +0 2 \* \* MON-FRI'
+assert_match "$OUT" 'manual +active +-'
+run ferry connection list --json
+assert_eq "$N" "$(jf "$OUT" 'length')"
+assert_eq "$N" "$(jf "$OUT" '[.[] | select(.state | has("next_run_at"))] | length')" "every connection has its state"
+
+note "rm: refused while a job is queued, then removes"
+run ferry connection trigger manual
+JOB=$(sed -n 's/^job \([0-9]*\) queued.*/\1/p' <<<"$OUT")
+expect_exit 1 ferry connection rm manual
+assert_error_msg
+assert_contains "$ERR" "has job $JOB queued"
+assert_eq "$N" "$(count)" "a refused rm removes nothing"
+sq "$STORE" "UPDATE jobs SET status = 'cancelled' WHERE id = $JOB"
+run ferry connection rm manual
+assert_contains "$OUT" 'connection "manual" removed'
+assert_eq $((N - 1)) "$(count)"
+expect_exit 1 ferry source rm shop
+assert_contains "$ERR" "is used by connection"
 
 note "apply and export keep the schedule; re-applying keeps a pause"
 cat >"$T_DIR/f.yaml" <<YAML
@@ -87,12 +161,15 @@ connections:
     webhook_url: https://hooks.example/f
 YAML
 run ferry apply "$T_DIR/f.yaml"
+FSECRET=$(sed -n 's/^connection "fromfile": signing secret (shown once): //p' <<<"$OUT")
+assert_match "$FSECRET" '^whsec_' "apply prints a new connection's signing secret once"
 assert_eq '"*/10 * * * *"' "$(setting fromfile schedule)"
 assert_eq 4 "$(setting fromfile max_attempts)"
 assert_eq 2700 "$(setting fromfile timeout_s)"
 run ferry connection pause fromfile
 run ferry apply "$T_DIR/f.yaml"
 assert_eq '"paused"' "$(setting fromfile status)" "apply does not resume a paused connection"
+assert_not_contains "$OUT" "signing secret" "re-applying keeps the secret (not printed again)"
 run ferry export
 assert_contains "$OUT" 'schedule: "*/10 * * * *"'
 assert_contains "$OUT" 'timeout: "2700s"'
