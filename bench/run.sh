@@ -8,6 +8,7 @@
 #   bash bench/run.sh api          # API sources (bench/api.sh): Stripe mock, nginx pages
 #   bash bench/run.sh api-stripe   # ferry vs Stripe's sync engines on a Stripe mock
 #   bash bench/run.sh api-nginx    # static Stripe list pages from nginx
+#   bash bench/run.sh http         # the HTTP API under wrk (bench/http.sh; no cluster)
 #
 # Environment (all optional):
 #   BENCH_RUNS=7            timed runs per contender (median reported)
@@ -32,12 +33,13 @@ set -euo pipefail
 WHAT=${1:-all}
 case "$WHAT" in
 pg2pg | sqlite2pg | incremental | all | api | api-stripe | api-nginx) ;;
+http) exec bash "$(dirname "${BASH_SOURCE[0]}")/http.sh" ;;
 -h | --help | help)
-	sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
 	exit 0
 	;;
 *)
-	echo "usage: bash bench/run.sh pg2pg|sqlite2pg|incremental|all|api|api-stripe|api-nginx" >&2
+	echo "usage: bash bench/run.sh pg2pg|sqlite2pg|incremental|all|api|api-stripe|api-nginx|http" >&2
 	exit 2
 	;;
 esac
