@@ -376,4 +376,10 @@ assert_not_contains "$(cat "$T_DIR/serve.err" "$T_DIR/serve.out")" "$APIKEY" "no
 assert_not_contains "$(cat "$T_DIR/serve.err" "$T_DIR/serve.out")" "$SRCPW"
 assert_not_contains "$(cat "$T_DIR/serve.err" "$T_DIR/serve.out")" "$DSTPW"
 assert_not_contains "$(cat "$T_DIR/serve.err" "$T_DIR/serve.out")" "${NEW#whsec_}"
+
+note "ferry serve stops cleanly (and, in a sanitizer build, without a report)"
+kill -TERM "$SERVE_PID"
+wait_pid "$SERVE_PID"
+assert_eq 0 "$RC" "ferry serve exit status on SIGTERM"
+_check_sanitizers "$T_DIR/serve.err" "ferry serve"
 pass
