@@ -141,12 +141,20 @@ to_ms() {
 		else print "nan" }'
 }
 
-# measure NAME RUN PATH [HEADER]
+# Every request another job, picked at random among the NJOBS.
+cat >"$BENCH_DIR/random.lua" <<EOF
+math.randomseed(42)
+request = function()
+	return wrk.format(nil, "/api/v1/jobs/" .. math.random(1, $NJOBS))
+end
+EOF
+
+# measure NAME RUN PATH [HEADER [WRK ARGS...]]
 measure() {
 	local name=$1 run=$2 path=$3 out rps p99 non2xx errs
 	out=$BENCH_DIR/wrk.$name.$run
 	if [ -n "${4:-}" ]; then
-		wrk -t"$WRK_THREADS" -c"$CONNS" -d"$DURATION" --latency -H "$4" "$URL$path" >"$out"
+		wrk -t"$WRK_THREADS" -c"$CONNS" -d"$DURATION" --latency -H "$4" "${@:5}" "$URL$path" >"$out"
 	else
 		wrk -t"$WRK_THREADS" -c"$CONNS" -d"$DURATION" --latency "$URL$path" >"$out"
 	fi
@@ -169,20 +177,25 @@ wrk -t1 -c4 -d2s -H "$AUTH" "$URL/api/v1/jobs/$JOB" >/dev/null
 log "bench: wrk -t$WRK_THREADS -c$CONNS -d$DURATION --latency, $RUNS runs per route, interleaved"
 for i in $(seq 1 "$RUNS"); do
 	measure job "$i" "/api/v1/jobs/$JOB" "$AUTH"
+	measure random "$i" /api/v1/jobs/1 "$AUTH" -s "$BENCH_DIR/random.lua"
 	measure health "$i" /health
 done
 
 JOB_RPS=$(median job 3)
 JOB_P99=$(median job 4)
+R_RPS=$(median random 3)
+R_P99=$(median random 4)
 H_RPS=$(median health 3)
 H_P99=$(median health 4)
 printf '\n== HTTP API: ferry serve --threads %s, wrk -t%s -c%s -d%s on 127.0.0.1, %s jobs in the store, %d cores (load average after: %s) ==\n' \
 	"$SERVE_THREADS" "$WRK_THREADS" "$CONNS" "$DURATION" "$NJOBS" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-28s %12s %9s %12s  %s\n' route requests_s p99_ms vs_health all_runs_rps
-awk -v j="$JOB_RPS" -v jp="$JOB_P99" -v h="$H_RPS" -v hp="$H_P99" \
+awk -v j="$JOB_RPS" -v jp="$JOB_P99" -v h="$H_RPS" -v hp="$H_P99" -v r="$R_RPS" -v rp="$R_P99" \
 	-v ja="$(awk -F'\t' '$1 == "job" { printf "%s ", $3 }' "$RESULTS")" \
+	-v ra="$(awk -F'\t' '$1 == "random" { printf "%s ", $3 }' "$RESULTS")" \
 	-v ha="$(awk -F'\t' '$1 == "health" { printf "%s ", $3 }' "$RESULTS")" 'BEGIN {
 	printf "%-28s %12.0f %9.2f %11.2fx  %s\n", "GET /api/v1/jobs/{id}", j, jp, j / h, ja
+	printf "%-28s %12.0f %9.2f %11.2fx  %s\n", "  same, a random id each", r, rp, r / h, ra
 	printf "%-28s %12.0f %9.2f %11.2fx  %s\n", "GET /health (anchor)", h, hp, 1, ha
 	printf "\ntarget: >= 20000 requests/s: %.2fx of it; p99 < 5 ms: %.2f ms (%s)\n", j / 20000, jp,
 		(j >= 20000 && jp < 5) ? "met" : "NOT met" }'

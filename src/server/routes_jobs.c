@@ -14,7 +14,7 @@
  * Every check of a request runs before anything is written, so a refused
  * request leaves the store as it was. Jobs go out in one shape everywhere
  * (ferry_store_job's, plus "summary" totals and a "progress" object that is
- * never null, see job_out), including in the event stream.
+ * never null: ferry_job_view in store/fastread.h), including in the event stream.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -123,53 +123,6 @@ static void iso_time(long long t, char out[32])
 static long long int_of(json_t *o, const char *k)
 {
 	return json_is_integer(json_object_get(o, k)) ? json_integer_value(json_object_get(o, k)) : 0;
-}
-
-/*
- * A job as the API shows it: the store's JSON, plus "summary" (totals over
- * its streams) and "progress" filled in when the runner has recorded none
- * yet (a queued job, a job run by `ferry sync`), so clients can always read
- * progress.stage, progress.percentage and progress.streams. Takes job.
- */
-static json_t *job_out(json_t *job)
-{
-	static const char *const counts[] = {"read", "inserted", "updated", "unchanged",
-					     "deleted", "bytes", NULL};
-	json_t *streams = json_object_get(job, "streams"), *summary = json_object(), *v, *ps;
-	const char *status = json_string_value(json_object_get(job, "status"));
-	long long total[6] = {0}, dur;
-	size_t i;
-	int k;
-
-	json_array_foreach(streams, i, v)
-		for (k = 0; counts[k]; k++)
-			total[k] += int_of(v, counts[k]);
-	for (k = 0; counts[k]; k++)
-		json_object_set_new(summary, counts[k], json_integer(total[k]));
-	json_object_set_new(summary, "streams", json_integer((json_int_t)json_array_size(streams)));
-	json_object_set_new(job, "summary", summary);
-	if (json_is_object(json_object_get(job, "progress")))
-		return job;
-	ps = json_array();
-	json_array_foreach(streams, i, v)
-		json_array_append_new(ps, json_pack("{s:O, s:I, s:I, s:O}", "name",
-						    json_object_get(v, "name"), "read",
-						    (json_int_t)int_of(v, "read"), "written",
-						    (json_int_t)(int_of(v, "inserted") + int_of(v, "updated") +
-								 int_of(v, "unchanged")),
-						    "total_estimate", json_object_get(v, "total_estimate")
-								      ? json_object_get(v, "total_estimate")
-								      : json_null()));
-	dur = int_of(job, "duration_ms");
-	json_object_set_new(job, "progress",
-			    json_pack("{s:s, s:o, s:n, s:o, s:o}", "stage",
-				      !status ? "unknown" : !strcmp(status, "succeeded") ? "done" : status,
-				      "percentage", status && !strcmp(status, "succeeded")
-							    ? json_real(100.0) : json_null(),
-				      "eta_seconds", "rows_per_second",
-				      dur > 0 ? json_real(total[0] * 1000.0 / (double)dur) : json_null(),
-				      "streams", ps));
-	return job;
 }
 
 /* ---- GET /health ---- */
@@ -301,7 +254,7 @@ static void h_jobs(struct req *r)
 		return;
 	}
 	json_array_foreach(jobs, i, job)
-		job_out(job);
+		ferry_job_view(job);
 	if (!more || !json_array_size(jobs)) {
 		http_answer(r, 200, json_pack("{s:o, s:n}", "jobs", jobs, "next"));
 		return;
@@ -328,7 +281,6 @@ static json_t *job_of(struct req *r, long long *id)
 	json_t *job;
 	int rc;
 
-	/* The hot path (bench/http.sh): statements prepared once per thread. */
 	if (!job_id_param(r, r->params[0], id) || !(fr = http_fastread(r)))
 		return NULL;
 	rc = ferry_fastread_job(fr, *id, &job, &err);
@@ -340,17 +292,31 @@ static json_t *job_of(struct req *r, long long *id)
 		http_internal_error(r, &err);
 		return NULL;
 	}
-	return job_out(job);
+	return ferry_job_view(job);
 }
 
+/* The hot path (bench/http.sh): written as text straight from the rows. */
 static void h_job(struct req *r)
 {
 	static const char *const known[] = {NULL};
+	struct ferry_err err = {0};
+	struct ferry_fastread *fr;
+	struct ferry_buf b;
 	long long id;
-	json_t *job;
+	int rc;
 
-	if (http_query_known(r, known) && (job = job_of(r, &id)))
-		http_answer(r, 200, job);
+	if (!http_query_known(r, known) || !job_id_param(r, r->params[0], &id) ||
+	    !(fr = http_fastread(r)))
+		return;
+	ferry_buf_init(&b, 0);
+	rc = ferry_fastread_job_text(fr, id, &b, &err);
+	if (rc == FERRY_ENOTFOUND)
+		http_error(r, 404, "not_found", "unknown job %lld (see GET /api/v1/jobs)", id);
+	else if (rc)
+		http_internal_error(r, &err);
+	else
+		http_answer_text(r, 200, "application/json", ferry_buf_detach(&b, NULL));
+	ferry_buf_release(&b);
 }
 
 /*
@@ -381,7 +347,7 @@ static void h_job_cancel(struct req *r)
 		http_internal_error(r, &err);
 		return;
 	}
-	http_answer(r, strcmp(status, "running") ? 200 : 202, job_out(job));
+	http_answer(r, strcmp(status, "running") ? 200 : 202, ferry_job_view(job));
 }
 
 /* ---- GET /api/v1/jobs/{id}/events ---- */
@@ -429,7 +395,7 @@ static bool job_poll(void *ctx, struct ferry_store *st, const struct ferry_err *
 		return false;   /* busy: the next tick will do */
 	if (rc)
 		return stream_error(out, rc == FERRY_ENOTFOUND ? "not_found" : "store_error", err.msg);
-	job_out(job);
+	ferry_job_view(job);
 	status = json_string_value(json_object_get(job, "status"));
 	over = is_ended(status);
 	if (!(text = json_dumps(job, JSON_COMPACT | JSON_PRESERVE_ORDER))) {

@@ -21,6 +21,7 @@
 #define FERRY_STORE_FASTREAD_H
 
 #include <jansson.h>
+#include "ferry/buf.h"
 #include "ferry/err.h"
 #include "store/store.h"
 
@@ -36,5 +37,23 @@ int ferry_fastread_token(struct ferry_fastread *f, const char *hash, char id_out
 /* As ferry_store_job. */
 int ferry_fastread_job(struct ferry_fastread *f, long long job_id, json_t **out,
 		       struct ferry_err *err);
+
+/*
+ * A job as the HTTP API shows it: ferry_store_job's JSON plus "summary"
+ * (totals over its streams: read, inserted, updated, unchanged, deleted,
+ * bytes, streams) and "progress" made from the status and the stream counts
+ * when the runner has recorded none (a queued job, a `ferry sync` job), so
+ * that progress is always an object. Takes job and returns it.
+ */
+json_t *ferry_job_view(json_t *job);
+
+/*
+ * ferry_job_view of the job, written as JSON text at the end of out straight
+ * from the rows, without building it in jansson (JSON building and dumping
+ * were most of the CPU time left of GET /api/v1/jobs/{id}). Parsed, it is
+ * equal to ferry_job_view(ferry_store_job(...)) (test_fastread checks).
+ */
+int ferry_fastread_job_text(struct ferry_fastread *f, long long job_id, struct ferry_buf *out,
+			    struct ferry_err *err);
 
 #endif

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 #include "store/fastread.h"
 #include "store/jobquery.h"
 #include "store/metrics.h"
@@ -63,11 +64,30 @@ static void same_job(struct ferry_store *s, struct ferry_fastread *f, long long 
 	int r1 = ferry_store_job(s, id, &a, &e1), r2 = ferry_fastread_job(f, id, &b, &e2);
 	char *ta, *tb;
 
+	struct ferry_buf text = FERRY_BUF_INIT;
+	json_t *parsed, *view;
+	int r3 = ferry_fastread_job_text(f, id, &text, &e2);
+
 	assert_int_equal(r1, r2);
+	assert_int_equal(r1, r3);
 	if (r1) {
 		assert_string_equal(e1.msg, e2.msg);
+		assert_int_equal(text.len, 0);
 		return;
 	}
+	/* The text is the view of the same job. */
+	parsed = json_loads(text.data, 0, NULL);
+	if (!parsed)
+		fail_msg("not JSON: %s", text.data);
+	view = ferry_job_view(json_deep_copy(a));
+	ta = json_dumps(view, JSON_SORT_KEYS);
+	tb = json_dumps(parsed, JSON_SORT_KEYS);
+	json_decref(view);
+	assert_string_equal(ta, tb);
+	free(ta);
+	free(tb);
+	json_decref(parsed);
+	ferry_buf_release(&text);
 	ta = json_dumps(a, JSON_SORT_KEYS);
 	tb = json_dumps(b, JSON_SORT_KEYS);
 	assert_string_equal(ta, tb);
@@ -81,6 +101,19 @@ static void same_job(struct ferry_store *s, struct ferry_fastread *f, long long 
 	free(tb);
 	json_decref(a);
 	json_decref(b);
+}
+
+/* An UPDATE of job id through a connection of its own (SET clause given). */
+static void raw_update(long long id, const char *set)
+{
+	char sql[1024];
+	sqlite3 *db;
+
+	snprintf(sql, sizeof(sql), "UPDATE jobs SET %s WHERE id = %lld", set, id);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	sqlite3_close(db);
 }
 
 static long long enqueue(struct ferry_store *s, const char *conn, const char *request)
@@ -143,6 +176,17 @@ static void jobs_match(void **state)
 					    NULL, &e), 0);
 	same_job(s, f, claimed);
 	same_job(s, f, 999);
+
+	/* What the text writer must escape or refuse, written behind the store's back. */
+	raw_update(claimed, "error = 'a \"quoted\" word\n\ttab, \u00e9t\u00e9 and ' || char(1), "
+		   "request = '{\"a\": [1, -2.5e3, true, null, \"x\\u00e9\\n\"], \"b\": {}}', "
+		   "options = '{broken', progress = '[1, 2]', duration_ms = 1500");
+	same_job(s, f, claimed);
+	raw_update(claimed, "options = '[]  ', request = '{\"s\": \"\\u0000\"}', "
+		   "progress = ' {\"stage\": \"read\"} ', status = 'running', duration_ms = NULL");
+	same_job(s, f, claimed);
+	raw_update(claimed, "options = '{\"a\": 01}', request = '{\"a\": [1,]}', progress = '{}x'");
+	same_job(s, f, claimed);
 
 	json_decref(opts);
 	json_decref(progress);
