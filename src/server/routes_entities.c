@@ -45,6 +45,18 @@ static const char *plural(enum ferry_kind_entity k)
 	return k == FERRY_SOURCE ? "sources" : k == FERRY_DESTINATION ? "destinations" : "connections";
 }
 
+/*
+ * Answers a refusal from core/entity_spec.c or the store: a bad value is
+ * 400 invalid_field (the message names the field), the rest as http_fail.
+ */
+static void fail(struct req *r, const struct ferry_err *err)
+{
+	if (err->code == FERRY_EUSAGE || err->code == FERRY_ECONFIG)
+		http_error(r, 400, "invalid_field", "%s", err->msg);
+	else
+		http_fail(r, err);
+}
+
 /* A string member, or NULL; answers 400 when present but not a non-empty string. */
 static bool str_member(struct req *r, const char *name, const char **out)
 {
@@ -165,7 +177,7 @@ static void h_show(struct req *r)
 	if (!http_query_known(r, known) || !(st = http_store(r)))
 		return;
 	if (ferry_store_get(st, k, r->params[0], &e, &err)) {
-		http_fail(r, &err);
+		fail(r, &err);
 		return;
 	}
 	http_answer(r, 200, ferry_spec_entity_json(st, k, &e));
@@ -182,7 +194,7 @@ static void h_delete(struct req *r)
 	if (!http_query_known(r, known) || !(st = http_store(r)))
 		return;
 	if (ferry_store_rm(st, kind_of(r), r->params[0], &err)) {
-		http_fail(r, &err);
+		fail(r, &err);
 		return;
 	}
 	resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
@@ -236,7 +248,7 @@ static void h_source_create(struct req *r)
 	if (!str_member(r, "name", &name) || !str_member(r, "type", &type))
 		return;
 	if (!name || !type) {
-		http_error(r, 400, "invalid_request", "a source needs \"name\" and \"type\" (and its "
+		http_error(r, 400, "invalid_field", "a source needs \"name\" and \"type\" (and its "
 			   "\"settings\"), e.g. {\"name\": \"shop\", \"type\": \"postgres\", "
 			   "\"settings\": {\"url\": \"postgres://...\"}}");
 		return;
@@ -247,7 +259,7 @@ static void h_source_create(struct req *r)
 	}
 	set = given ? json_deep_copy(given) : json_object();
 	if (ferry_spec_name(FERRY_SOURCE, name, &err) || ferry_spec_source(name, type, set, &err)) {
-		http_fail(r, &err);
+		fail(r, &err);
 		json_decref(set);
 		return;
 	}
@@ -259,7 +271,7 @@ static void h_source_create(struct req *r)
 	     !ferry_store_put(st, FERRY_SOURCE, name, type, set, ferry_spec_source_is_secret,
 			      http_opts(r)->key, false, id, NULL, &err);
 	if (!ok && err.code)
-		http_fail(r, &err);
+		fail(r, &err);
 	if (finish(r, st, ok))
 		answer_entity(r, st, FERRY_SOURCE, id, 201, NULL);
 	json_decref(set);
@@ -276,7 +288,7 @@ static void h_source_patch(struct req *r)
 	bool ok = false;
 
 	if (!r->json) {
-		http_error(r, 400, "invalid_request", "PATCH needs a JSON body, e.g. {\"settings\": "
+		http_error(r, 400, "invalid_field", "PATCH needs a JSON body, e.g. {\"settings\": "
 			   "{\"tables\": \"users,orders\"}}");
 		return;
 	}
@@ -290,7 +302,7 @@ static void h_source_patch(struct req *r)
 	if (!(st = http_store(r)) || !begin(r, st))
 		return;
 	if (ferry_store_get(st, FERRY_SOURCE, r->params[0], &e, &err)) {
-		http_fail(r, &err);
+		fail(r, &err);
 		goto out;
 	}
 	if (name && strcmp(name, e.name)) {
@@ -309,7 +321,7 @@ static void h_source_patch(struct req *r)
 	     !ferry_store_put(st, FERRY_SOURCE, e.name, e.type, set, ferry_spec_source_is_secret,
 			      http_opts(r)->key, true, id, NULL, &err);
 	if (!ok)
-		http_fail(r, &err);
+		fail(r, &err);
 out:
 	if (finish(r, st, ok))
 		answer_entity(r, st, FERRY_SOURCE, id, 200, NULL);
@@ -364,13 +376,13 @@ static void h_dest_create(struct req *r)
 	if (!str_member(r, "name", &name) || !dest_url(r, &url))
 		return;
 	if (!name || !url) {
-		http_error(r, 400, "invalid_request", "a destination needs \"name\" and \"url\", e.g. "
+		http_error(r, 400, "invalid_field", "a destination needs \"name\" and \"url\", e.g. "
 			   "{\"name\": \"warehouse\", \"url\": \"postgres://user:password@host:5432/db\"}");
 		return;
 	}
 	if (ferry_spec_name(FERRY_DESTINATION, name, &err) ||
 	    ferry_spec_dest(name, url, &type, &err)) {
-		http_fail(r, &err);
+		fail(r, &err);
 		return;
 	}
 	if (!(st = http_store(r)) || !begin(r, st))
@@ -381,7 +393,7 @@ static void h_dest_create(struct req *r)
 			      http_opts(r)->key, false, id, NULL, &err);
 	json_decref(set);
 	if (!ok && err.code)
-		http_fail(r, &err);
+		fail(r, &err);
 	if (finish(r, st, ok))
 		answer_entity(r, st, FERRY_DESTINATION, id, 201, NULL);
 }
@@ -397,7 +409,7 @@ static void h_dest_patch(struct req *r)
 	bool ok = false;
 
 	if (!r->json) {
-		http_error(r, 400, "invalid_request", "PATCH needs a JSON body, e.g. {\"url\": "
+		http_error(r, 400, "invalid_field", "PATCH needs a JSON body, e.g. {\"url\": "
 			   "\"postgres://user:password@host:5432/db\"}");
 		return;
 	}
@@ -406,7 +418,7 @@ static void h_dest_patch(struct req *r)
 	if (!(st = http_store(r)) || !begin(r, st))
 		return;
 	if (ferry_store_get(st, FERRY_DESTINATION, r->params[0], &e, &err)) {
-		http_fail(r, &err);
+		fail(r, &err);
 		goto out;
 	}
 	if (name && strcmp(name, e.name)) {
@@ -421,14 +433,14 @@ static void h_dest_patch(struct req *r)
 		goto out;
 	}
 	if (ferry_spec_dest(e.name, url, &type, &err)) {
-		http_fail(r, &err);
+		fail(r, &err);
 		goto out;
 	}
 	set = json_pack("{s:s}", "url", url);
 	if (!(ok = !ferry_store_put(st, FERRY_DESTINATION, e.name, type, set,
 				    ferry_spec_dest_is_secret, http_opts(r)->key, true, id, NULL,
 				    &err)))
-		http_fail(r, &err);
+		fail(r, &err);
 out:
 	if (finish(r, st, ok))
 		answer_entity(r, st, FERRY_DESTINATION, id, 200, NULL);
@@ -451,7 +463,7 @@ static void h_connection_create(struct req *r)
 	if (!str_member(r, "name", &name))
 		return;
 	if (!name || !json_object_get(r->json, "source") || !json_object_get(r->json, "destination")) {
-		http_error(r, 400, "invalid_request", "a connection needs \"name\", \"source\" and "
+		http_error(r, 400, "invalid_field", "a connection needs \"name\", \"source\" and "
 			   "\"destination\" (names or ids), e.g. {\"name\": \"nightly\", \"source\": "
 			   "\"shop\", \"destination\": \"warehouse\", \"schedule\": \"0 2 * * *\"}");
 		return;
@@ -464,7 +476,7 @@ static void h_connection_create(struct req *r)
 			 !ferry_store_put(st, FERRY_CONNECTION, name, "sync", set,
 					  ferry_spec_connection_is_secret, so.key, false, id, NULL,
 					  &err)))
-		http_fail(r, &err);
+		fail(r, &err);
 	if (finish(r, st, ok))
 		answer_entity(r, st, FERRY_CONNECTION, id, 201, secret);
 	sodium_memzero(secret, sizeof(secret));
@@ -483,14 +495,14 @@ static void h_connection_patch(struct req *r)
 	bool ok = false;
 
 	if (!r->json) {
-		http_error(r, 400, "invalid_request", "PATCH needs a JSON body, e.g. {\"schedule\": "
+		http_error(r, 400, "invalid_field", "PATCH needs a JSON body, e.g. {\"schedule\": "
 			   "\"*/30 * * * *\"} (null removes a field)");
 		return;
 	}
 	if (!str_member(r, "name", &name) || !(st = http_store(r)) || !begin(r, st))
 		return;
 	if (ferry_store_get(st, FERRY_CONNECTION, r->params[0], &e, &err)) {
-		http_fail(r, &err);
+		fail(r, &err);
 		goto out;
 	}
 	if (name && strcmp(name, e.name)) {
@@ -510,7 +522,7 @@ static void h_connection_patch(struct req *r)
 	if (!(ok = !ferry_spec_connection(e.name, fields, &so, &set, secret, &err) &&
 		   !ferry_store_put(st, FERRY_CONNECTION, e.name, e.type, set,
 				    ferry_spec_connection_is_secret, so.key, true, id, NULL, &err)))
-		http_fail(r, &err);
+		fail(r, &err);
 out:
 	if (finish(r, st, ok))
 		answer_entity(r, st, FERRY_CONNECTION, id, 200, secret);
@@ -529,7 +541,7 @@ static void set_status(struct req *r, const char *status)
 	if (!(st = http_store(r)))
 		return;
 	if (ferry_connection_set_status(st, r->params[0], status, &e, &err)) {
-		http_fail(r, &err);
+		fail(r, &err);
 		return;
 	}
 	http_answer(r, 200, ferry_spec_entity_json(st, FERRY_CONNECTION, &e));
@@ -555,7 +567,7 @@ static void h_rotate(struct req *r)
 	if (!(st = http_store(r)))
 		return;
 	if (ferry_connection_rotate_secret(st, r->params[0], http_opts(r)->key, secret, id, &err)) {
-		http_fail(r, &err);
+		fail(r, &err);
 		return;
 	}
 	answer_entity(r, st, FERRY_CONNECTION, id, 200, secret);
@@ -684,7 +696,7 @@ static void h_trigger(struct req *r)
 		if (!http_authorized(r) || !trigger_body(r, &key) || !(st = http_store(r)))
 			return;
 		if (ferry_store_get(st, FERRY_CONNECTION, r->params[0], &con, &err)) {
-			http_fail(r, &err);
+			fail(r, &err);
 			return;
 		}
 	} else {
@@ -696,7 +708,7 @@ static void h_trigger(struct req *r)
 	}
 	rc = ferry_connection_trigger(st, &con, key, (long long)time(NULL), &job, &existing, &err);
 	if (rc) {
-		http_fail(r, &err);
+		fail(r, &err);
 	} else {
 		snprintf(url, sizeof(url), "/api/v1/jobs/%lld", job);
 		http_answer(r, 202, json_pack("{s:I, s:s, s:s, s:b}", "job_id", (json_int_t)job,

@@ -170,21 +170,21 @@ refused 400 unknown_field POST /api/v1/sources "${AUTH[@]}" -d '{"name": "x", "t
 assert_contains "$(msg)" '"colour"'
 refused 400 unknown_field POST /api/v1/connections "${AUTH[@]}" -d '{"name": "x", "source": "shop", "destination": "wh", "shedule": "@daily"}'
 assert_contains "$HBODY" "shedule"
-refused 400 invalid_request POST /api/v1/sources "${AUTH[@]}" -d '{"name": "x", "type": "mysql"}'
+refused 400 invalid_field POST /api/v1/sources "${AUTH[@]}" -d '{"name": "x", "type": "mysql"}'
 assert_contains "$(msg)" 'unknown source type "mysql"'
-refused 400 invalid_request POST /api/v1/sources "${AUTH[@]}" -d '{"name": "x", "type": "sqlite", "settings": {"pth": "/tmp/a"}}'
+refused 400 invalid_field POST /api/v1/sources "${AUTH[@]}" -d '{"name": "x", "type": "sqlite", "settings": {"pth": "/tmp/a"}}'
 assert_contains "$(msg)" 'did you mean "path"'
-refused 400 invalid_request POST /api/v1/sources "${AUTH[@]}" -d '{"name": "x", "type": "sqlite", "settings": {}}'
+refused 400 invalid_field POST /api/v1/sources "${AUTH[@]}" -d '{"name": "x", "type": "sqlite", "settings": {}}'
 assert_contains "$HBODY" "path"
-refused 400 invalid_request POST /api/v1/sources "${AUTH[@]}" -d '{"name": "x", "type": "sqlite", "settings": {"path": ["a"]}}'
+refused 400 invalid_field POST /api/v1/sources "${AUTH[@]}" -d '{"name": "x", "type": "sqlite", "settings": {"path": ["a"]}}'
 refused 400 invalid_field POST /api/v1/sources "${AUTH[@]}" -d '{"name": 5, "type": "sqlite"}'
 assert_contains "$(msg)" '"name"'
-refused 400 invalid_request POST /api/v1/destinations "${AUTH[@]}" -d '{"name": "x", "url": "mysql://u:SecretPw@h/db"}'
+refused 400 invalid_field POST /api/v1/destinations "${AUTH[@]}" -d '{"name": "x", "url": "mysql://u:SecretPw@h/db"}'
 assert_not_contains "$HBODY" "SecretPw" "a refused URL is not echoed"
-refused 400 invalid_request POST /api/v1/destinations "${AUTH[@]}" -d '{"name": "x", "url": "postgres://u:SecretPw@h:notaport/db"}'
+refused 400 invalid_field POST /api/v1/destinations "${AUTH[@]}" -d '{"name": "x", "url": "postgres://u:SecretPw@h:notaport/db"}'
 assert_not_contains "$HBODY" "SecretPw"
 bad_con() { # bad_con NEEDLE JSON-FIELDS: a connection with these fields is refused naming NEEDLE
-	refused 400 invalid_request POST /api/v1/connections "${AUTH[@]}" \
+	refused 400 invalid_field POST /api/v1/connections "${AUTH[@]}" \
 		-d "{\"name\": \"x\", \"source\": \"shop\", \"destination\": \"wh\", $2}"
 	assert_contains "$(msg)" "$1"
 }
@@ -200,12 +200,12 @@ bad_con 'webhook_url must be an http:// or https:// URL' '"webhook_url": "ftp://
 bad_con 'signed_triggers is on or off' '"signed_triggers": "yes"'
 bad_con 'status is active or paused' '"status": "error"'
 bad_con 'streams must be a list' '"streams": {"a": 1}'
-refused 400 invalid_request POST /api/v1/connections "${AUTH[@]}" -d '{"name": "x", "source": "nope", "destination": "wh"}'
+refused 400 invalid_field POST /api/v1/connections "${AUTH[@]}" -d '{"name": "x", "source": "nope", "destination": "wh"}'
 assert_contains "$(msg)" 'unknown source "nope"'
-refused 400 invalid_request POST /api/v1/connections "${AUTH[@]}" -d '{"name": "x", "source": "shop"}'
+refused 400 invalid_field POST /api/v1/connections "${AUTH[@]}" -d '{"name": "x", "source": "shop"}'
 refused 400 invalid_field PATCH /api/v1/sources/shop "${AUTH[@]}" -d '{"type": "postgres"}'
 refused 400 invalid_field PATCH /api/v1/connections/nightly "${AUTH[@]}" -d '{"name": "renamed"}'
-refused 400 invalid_request PATCH /api/v1/connections/nightly "${AUTH[@]}" -d '{"mode": "sideways"}'
+refused 400 invalid_field PATCH /api/v1/connections/nightly "${AUTH[@]}" -d '{"mode": "sideways"}'
 api GET /api/v1/connections/nightly
 assert_eq full "$(jf "$HBODY" .settings.mode)" "a refused PATCH changed nothing"
 
