@@ -7,6 +7,7 @@
  * the sync's result into the row's next state. It knows nothing of terminals
  * or HTTP, so `ferry run-due` and `ferry serve` share it.
  */
+#define _GNU_SOURCE   /* strptime, timegm */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -65,10 +66,39 @@ static const char *str_of(json_t *o, const char *k)
 
 /* ---- the scheduler's tick ---- */
 
-/* Queues one job of a due connection and moves its next run on. */
-static int enqueue_connection(struct ferry_store *s, const char *id, long long now, bool *added,
-			      struct ferry_err *err)
+/* The schedule's next run after t. */
+static long long next_after(const struct ferry_schedule *sched, long long t)
 {
+	return sched->kind == FERRY_SCHEDULE_INTERVAL ? t + sched->every : ferry_schedule_next(sched, t);
+}
+
+/* When the connection's last job ended (unix s), or -1 when it never ran. */
+static long long last_sync_time(struct ferry_store *s, const char *id)
+{
+	struct ferry_err err = {0};
+	json_t *state = NULL;
+	const char *at;
+	struct tm tm = {0};
+	long long t = -1;
+
+	if (ferry_store_connection_state(s, id, &state, &err))
+		return -1;
+	at = str_of(state, "last_sync_at");
+	if (at && strptime(at, "%Y-%m-%dT%H:%M:%S", &tm))
+		t = (long long)timegm(&tm);
+	json_decref(state);
+	return t;
+}
+
+/*
+ * Queues one job of a due connection and moves its next run on. A
+ * connection with no next run yet (a schedule just set) that has run before,
+ * by a trigger, waits for its schedule counted from that run instead.
+ */
+static int enqueue_connection(struct ferry_store *s, const struct ferry_due *due, long long now,
+			      bool *added, struct ferry_err *err)
+{
+	const char *id = due->connection_id;
 	struct ferry_entity con = {0}, se = {0}, de = {0};
 	struct ferry_job_request r = {0};
 	struct ferry_schedule sched;
@@ -82,9 +112,15 @@ static int enqueue_connection(struct ferry_store *s, const char *id, long long n
 	if ((rc = ferry_store_get(s, FERRY_CONNECTION, id, &con, err)))
 		return rc;
 	text = str_of(con.settings, "schedule");
-	if (text && !ferry_schedule_parse(text, &sched, &perr))
-		next = sched.kind == FERRY_SCHEDULE_INTERVAL ? now + sched.every
-							      : ferry_schedule_next(&sched, now);
+	if (text && !ferry_schedule_parse(text, &sched, &perr)) {
+		long long last = due->next_run_at < 0 ? last_sync_time(s, con.id) : -1;
+		if (last >= 0 && next_after(&sched, last) > now) {
+			rc = ferry_store_set_next_run(s, con.id, next_after(&sched, last), err);
+			ferry_entity_release(&con);
+			return rc;
+		}
+		next = next_after(&sched, now);
+	}
 	r.connection_id = con.id;
 	r.source_id = str_of(con.settings, "source_id");
 	r.dest_id = str_of(con.settings, "destination_id");
@@ -127,7 +163,7 @@ int ferry_sched_enqueue_due(struct ferry_store *s, long long now, int limit, int
 		return rc;
 	for (i = 0; i < n && !rc; i++) {
 		bool one;
-		if (!(rc = enqueue_connection(s, due[i].connection_id, now, &one, err)))
+		if (!(rc = enqueue_connection(s, &due[i], now, &one, err)))
 			added += one;
 	}
 	free(due);

@@ -69,6 +69,21 @@ run ferry run-due
 assert_match "$OUT" 'connection manual: succeeded'
 assert_eq 5 "$(sq "$WH" 'SELECT count(*) FROM m__users')"
 
+note "a new scheduled connection triggered before any tick waits for its schedule after that run"
+run ferry connection add early --source shop --dest wh --every 1h --namespace e
+run ferry connection trigger early
+run ferry run-due
+assert_match "$OUT" 'connection early: succeeded'
+assert_eq 1 "$(grep -c '^job' <<<"$OUT")" "the triggered job ran, and no second job of it"
+run ferry run-due
+assert_eq "" "$OUT" "not due again: its next run is an hour after the triggered one"
+run ferry connection show early --json
+NEXT=$(jf "$OUT" '.state.next_run_at')
+NOW=$(date +%s)
+[ "$NEXT" -gt $((NOW + 3500)) ] && [ "$NEXT" -le $((NOW + 3600)) ] ||
+	fail "next run $NEXT is not about an hour after now $NOW"
+run ferry connection pause early
+
 note "a flaky source: missing for two attempts, then there: succeeded on attempt 3"
 run ferry source add flaky --type sqlite --set path="$T_DIR/flaky.db"
 run ferry connection add flaky --source flaky --dest wh --every 1h --namespace f
