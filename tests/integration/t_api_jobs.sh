@@ -10,7 +10,7 @@
 # GET /api/v1/jobs filters and pages (the next links followed to the end);
 # GET /api/v1/connections/due and POST /api/v1/run-due; GET /metrics parsed
 # (label escaping, counts that match the store, no secrets). Every refused
-# request leaves the jobs table as it was.
+# request leaves the jobs table as it was; SIGTERM ends an open stream cleanly.
 . "$(dirname "$0")/lib.sh"
 
 command -v curl >/dev/null || fail "curl is needed"
@@ -357,10 +357,21 @@ fi
 expect_http 400 unknown_parameter GET "/metrics?x=1"
 expect_http 405 method_not_allowed POST /metrics
 
-note "SIGTERM: exit 0; no token or destination URL in the server's output"
+note "SIGTERM with an event stream open: the stream ends cleanly, the server exits 0"
+WAITING=$(sq "$STORE" "SELECT max(id) FROM jobs WHERE status = 'queued'")
+timeout 30 curl -sS -N "${AUTH[@]}" "$BASE/api/v1/jobs/$WAITING/events" >"$EV" 2>"$T_DIR/curl.err" &
+CURL_PID=$!
+for _ in $(seq 1 50); do
+	[ -s "$EV" ] && break
+	sleep 0.1
+done
 kill -TERM "$SERVE_PID"
 wait_pid "$SERVE_PID"
 assert_eq 0 "$RC" "ferry serve exits 0 ($(cat "$T_DIR/serve.err"))"
+RC=0
+wait "$CURL_PID" || RC=$?
+assert_eq 0 "$RC" "the stream was ended, not cut ($(cat "$T_DIR/curl.err"))"
+assert_contains "$(cat "$EV")" ": the server is stopping"
 _check_sanitizers "$T_DIR/serve.err" "ferry serve"
 assert_not_contains "$(cat "$T_DIR/serve.err" "$T_DIR/serve.out")" "$TOKEN"
 assert_not_contains "$(cat "$T_DIR/serve.err" "$T_DIR/serve.out")" "$WH_URL"
