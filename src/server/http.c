@@ -318,11 +318,6 @@ struct ferry_store *http_server_store(struct ferry_server *s, struct ferry_err *
 	return thread_store(s, err);
 }
 
-struct sse_hub *http_sse_hub(const struct req *r)
-{
-	return r->srv->sse;
-}
-
 struct ferry_fastread *http_fastread(struct req *r)
 {
 	struct ferry_err err = {0};
@@ -331,6 +326,11 @@ struct ferry_fastread *http_fastread(struct req *r)
 	if (!t)
 		http_internal_error(r, &err);
 	return t ? t->fr : NULL;
+}
+
+struct sse_hub *http_sse_hub(const struct req *r)
+{
+	return r->srv->sse;
 }
 
 struct ferry_store *http_store(struct req *r)

@@ -102,9 +102,9 @@ struct ferry_store *http_thread_store(struct req *r, struct ferry_err *err);
 struct ferry_store *http_store(struct req *r);
 /* This thread's store handle for code that runs outside a handler (an event stream's poll). */
 struct ferry_store *http_server_store(struct ferry_server *s, struct ferry_err *err);
+/* This thread's reader of the hot reads (store/fastread.h), or NULL after answering 500. */
+struct ferry_fastread *http_fastread(struct req *r);
 /* The server's event stream hub (server/sse.h). */
 struct sse_hub *http_sse_hub(const struct req *r);
 
 #endif
-/* This thread's reader of the hot reads (store/fastread.h), or NULL after answering 500. */
-struct ferry_fastread *http_fastread(struct req *r);
