@@ -100,15 +100,15 @@ static const char *group_word(enum ferry_kind_entity k)
 }
 
 /* A unix time as "2026-11-23 10:00:00Z", or "-" for null. */
-static void unix_text(json_t *v, char *out, size_t n)
+/* A stored time ("2026-11-23T10:00:00.000Z") as "2026-11-23 10:00:00Z", or "-". */
+static void time_text(json_t *v, char *out, size_t n)
 {
-	time_t t = (time_t)json_integer_value(v);
-	struct tm tm;
+	const char *s = json_string_value(v);
 
-	if (!json_is_integer(v) || !gmtime_r(&t, &tm))
+	if (!s || strlen(s) < 19)
 		snprintf(out, n, "-");
 	else
-		strftime(out, n, "%Y-%m-%d %H:%M:%SZ", &tm);
+		snprintf(out, n, "%.10s %.8sZ", s, s + 11);
 }
 
 static const char *str_or(json_t *o, const char *key, const char *dflt)
@@ -123,7 +123,7 @@ static void connection_row(json_t *j)
 	json_t *set = json_object_get(j, "settings"), *st = json_object_get(j, "state");
 	char next[32], sched[80];
 
-	unix_text(json_object_get(st, "next_run_at"), next, sizeof(next));
+	time_text(json_object_get(st, "next_run_at"), next, sizeof(next));
 	snprintf(sched, sizeof(sched), "%s%s", str_or(set, "schedule", "-"),
 		 !strcmp(str_or(set, "auto_sync", "off"), "off") && json_object_get(set, "schedule") ?
 		 " (auto-sync off)" : "");
@@ -182,7 +182,7 @@ static void connection_state_text(json_t *j)
 	       str_or(json_object_get(j, "destination"), "name",
 		      str_or(json_object_get(j, "destination"), "id", "?")));
 	printf("state:\n");
-	unix_text(json_object_get(st, "next_run_at"), t, sizeof(t));
+	time_text(json_object_get(st, "next_run_at"), t, sizeof(t));
 	printf("  next_run_at = %s\n", t);
 	printf("  last_sync_at = %s\n", str_or(st, "last_sync_at", "-"));
 	printf("  last_sync_status = %s\n", str_or(st, "last_sync_status", "-"));

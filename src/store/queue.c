@@ -899,6 +899,19 @@ static json_t *col_or_null(sqlite3_stmt *st, int i)
 	}
 }
 
+/* An integer column of unix seconds as "2026-11-23T10:00:00.000Z" (the store's other times' form), or null. */
+static json_t *unix_iso_or_null(sqlite3_stmt *st, int col)
+{
+	time_t t = (time_t)sqlite3_column_int64(st, col);
+	struct tm tm;
+	char out[40];
+
+	if (sqlite3_column_type(st, col) == SQLITE_NULL || !gmtime_r(&t, &tm))
+		return json_null();
+	strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+	return json_string(out);
+}
+
 int ferry_store_connection_state(struct ferry_store *s, const char *connection_id, json_t **out,
 				 struct ferry_err *err)
 {
@@ -912,7 +925,7 @@ int ferry_store_connection_state(struct ferry_store *s, const char *connection_i
 		return rc;
 	sqlite3_bind_text(st, 1, connection_id, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW)
-		*out = json_pack("{s:o, s:o, s:o, s:o, s:o}", "next_run_at", col_or_null(st, 0),
+		*out = json_pack("{s:o, s:o, s:o, s:o, s:o}", "next_run_at", unix_iso_or_null(st, 0),
 				 "last_sync_at", col_or_null(st, 1),
 				 "last_sync_status", col_or_null(st, 2),
 				 "last_sync_error", col_or_null(st, 3),

@@ -78,7 +78,7 @@ assert_eq 1 "$(grep -c '^job' <<<"$OUT")" "the triggered job ran, and no second 
 run ferry run-due
 assert_eq "" "$OUT" "not due again: its next run is an hour after the triggered one"
 run ferry connection show early --json
-NEXT=$(jf "$OUT" '.state.next_run_at')
+NEXT=$(date -d "$(jf "$OUT" '.state.next_run_at')" +%s)
 NOW=$(date +%s)
 [ "$NEXT" -gt $((NOW + 3500)) ] && [ "$NEXT" -le $((NOW + 3600)) ] ||
 	fail "next run $NEXT is not about an hour after now $NOW"
