@@ -24,6 +24,7 @@
 #include "sched/runner.h"
 #include "server/http_int.h"
 #include "server/sse.h"
+#include "store/deliveries.h"
 #include "store/fastread.h"
 #include "store/jobquery.h"
 #include "store/metrics.h"
@@ -293,6 +294,27 @@ static json_t *job_of(struct req *r, long long *id)
 		return NULL;
 	}
 	return ferry_job_view(job);
+}
+
+/* The job's completion webhooks and every attempt at each (store/deliveries.h). */
+static void h_job_deliveries(struct req *r)
+{
+	static const char *const known[] = {NULL};
+	struct ferry_err err = {0};
+	struct ferry_store *st;
+	json_t *job, *v;
+	long long id;
+
+	if (!http_query_known(r, known) || !(job = job_of(r, &id)))
+		return;
+	json_decref(job);
+	if (!(st = http_store(r)))
+		return;
+	if (ferry_store_job_deliveries(st, id, &v, &err)) {
+		http_internal_error(r, &err);
+		return;
+	}
+	http_answer(r, 200, json_pack("{s:I, s:o}", "job_id", (json_int_t)id, "deliveries", v));
 }
 
 /* The hot path (bench/http.sh): written as text straight from the rows. */
@@ -871,6 +893,7 @@ const struct route ferry_routes_jobs[] = {
 	{"GET", "/api/v1/jobs/{id}", h_job, NULL, false},
 	{"POST", "/api/v1/jobs/{id}/cancel", h_job_cancel, NULL, false},
 	{"GET", "/api/v1/jobs/{id}/events", h_job_events, NULL, false},
+	{"GET", "/api/v1/jobs/{id}/deliveries", h_job_deliveries, NULL, false},
 	/* Before routes_entities.c's /api/v1/connections/{id}: the core looks here first. */
 	{"GET", "/api/v1/connections/due", h_due, NULL, false},
 	{"POST", "/api/v1/run-due", h_run_due, run_due_fields, false},

@@ -122,6 +122,13 @@ assert_eq "delivered 3 200" "$(jf "$OUT" '.deliveries[0] | "\(.status) \(.attemp
 assert_eq "500 500 200" "$(jf "$OUT" '[.deliveries[0].attempts[].http_status] | join(" ")')"
 assert_eq "http://127.0.0.1:$HOOK/hook" "$(jf "$OUT" '.deliveries[0].url')" "shown without its query"
 assert_eq "$(jq -r '.[0].headers["webhook-id"]' <<<"$R")" "$(jf "$OUT" '.deliveries[0].message_id')"
+http GET "/api/v1/jobs/$JOB/deliveries" -H "Authorization: Bearer $TOKEN"
+assert_eq 200 "$HCODE" "GET /api/v1/jobs/{id}/deliveries"
+assert_eq "$(jf "$OUT" '.deliveries | tojson')" "$(jf "$HBODY" '.deliveries | tojson')" \
+	"the API's delivery log is the one ferry job show gives"
+assert_not_contains "$HBODY" "$QTOKEN"
+expect_http 404 not_found GET /api/v1/jobs/999999/deliveries -H "Authorization: Bearer $TOKEN"
+expect_http 401 unauthorized GET "/api/v1/jobs/$JOB/deliveries"
 run ferry job show "$JOB"
 assert_contains "$OUT" "webhooks:"
 assert_match "$OUT" "sync.succeeded to http://127.0.0.1:$HOOK/hook: delivered, 3 of 5 attempts"
