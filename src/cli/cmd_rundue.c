@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "cli/cli.h"
+#include "core/entity_spec.h"
 #include "sched/runner.h"
 #include "server/webhook_send.h"
 #include "util/text.h"
@@ -158,8 +159,7 @@ out:
 /* `ferry connection trigger NAME`: a job now, unless one is queued or running. */
 int cli_connection_trigger(struct cli *c, int argc, char **argv)
 {
-	struct ferry_entity e = {0}, se = {0}, de = {0};
-	struct ferry_job_request r = {0};
+	struct ferry_entity e = {0};
 	struct ferry_err err = {0};
 	long long job_id = 0;
 	bool existing;
@@ -169,26 +169,13 @@ int cli_connection_trigger(struct cli *c, int argc, char **argv)
 		return cli_usage_error("connection trigger", "needs one NAME or ID");
 	if ((rc = cli_store(c, &err)) || (rc = cli_lookup(c, FERRY_CONNECTION, argv[1], &e, &err)))
 		return cli_fail(&err);
-	r.connection_id = e.id;
-	r.source_id = json_string_value(json_object_get(e.settings, "source_id"));
-	r.dest_id = json_string_value(json_object_get(e.settings, "destination_id"));
-	r.mode = json_string_value(json_object_get(e.settings, "mode"));
-	if (r.source_id && !cli_lookup(c, FERRY_SOURCE, r.source_id, &se, &err))
-		r.source_name = se.name;
-	if (r.dest_id && !cli_lookup(c, FERRY_DESTINATION, r.dest_id, &de, &err))
-		r.dest_name = de.name;
-	ferry_err_clear(&err);
-	r.max_attempts = (int)json_integer_value(json_object_get(e.settings, "max_attempts"));
-	r.timeout_s = json_integer_value(json_object_get(e.settings, "timeout_s"));
-	r.run_after = (long long)time(NULL);
-	rc = ferry_store_enqueue(c->store, &r, &job_id, &existing, &err);
+	rc = ferry_connection_trigger(c->store, &e, NULL, (long long)time(NULL), &job_id, &existing,
+				      &err);
 	if (rc == FERRY_ECONFLICT)
 		ferry_err_prefix(&err, "already queued or running: ");
 	else if (!rc)
 		printf("job %lld queued for connection \"%s\" (run it with `ferry run-due`)\n", job_id,
 		       e.name);
 	ferry_entity_release(&e);
-	ferry_entity_release(&se);
-	ferry_entity_release(&de);
 	return rc ? cli_fail(&err) : 0;
 }

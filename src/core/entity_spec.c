@@ -41,6 +41,10 @@ int ferry_spec_name(enum ferry_kind_entity k, const char *name, struct ferry_err
 		if (*p < 0x20 || *p == 0x7f)
 			return ferry_err_set(err, FERRY_EUSAGE, "a %s name cannot hold control "
 					     "characters (tabs, newlines)", ferry_entity_word(k));
+	if (k == FERRY_CONNECTION && !strcmp(name, "due"))
+		return ferry_err_set(err, FERRY_EUSAGE, "\"due\" cannot name a connection: "
+				     "/api/v1/connections/due lists the due connections (choose "
+				     "another name)");
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 #include <sodium.h>
+#include "core/entity_spec.h"
 #include "ferry/engine.h"
 #include "sched/cron.h"
 #include "sched/runner.h"
@@ -98,9 +99,7 @@ static long long last_sync_time(struct ferry_store *s, const char *id)
 static int enqueue_connection(struct ferry_store *s, const struct ferry_due *due, long long now,
 			      bool *added, struct ferry_err *err)
 {
-	const char *id = due->connection_id;
-	struct ferry_entity con = {0}, se = {0}, de = {0};
-	struct ferry_job_request r = {0};
+	struct ferry_entity con = {0};
 	struct ferry_schedule sched;
 	struct ferry_err perr = {0};
 	const char *text;
@@ -109,7 +108,7 @@ static int enqueue_connection(struct ferry_store *s, const struct ferry_due *due
 	int rc;
 
 	*added = false;
-	if ((rc = ferry_store_get(s, FERRY_CONNECTION, id, &con, err)))
+	if ((rc = ferry_store_get(s, FERRY_CONNECTION, due->connection_id, &con, err)))
 		return rc;
 	text = str_of(con.settings, "schedule");
 	if (text && !ferry_schedule_parse(text, &sched, &perr)) {
@@ -121,19 +120,7 @@ static int enqueue_connection(struct ferry_store *s, const struct ferry_due *due
 		}
 		next = next_after(&sched, now);
 	}
-	r.connection_id = con.id;
-	r.source_id = str_of(con.settings, "source_id");
-	r.dest_id = str_of(con.settings, "destination_id");
-	r.mode = str_of(con.settings, "mode");
-	/* Names as they are now, for job lists (the ids stay the truth). */
-	if (r.source_id && !ferry_store_get(s, FERRY_SOURCE, r.source_id, &se, &perr))
-		r.source_name = se.name;
-	if (r.dest_id && !ferry_store_get(s, FERRY_DESTINATION, r.dest_id, &de, &perr))
-		r.dest_name = de.name;
-	r.max_attempts = (int)json_integer_value(json_object_get(con.settings, "max_attempts"));
-	r.timeout_s = json_integer_value(json_object_get(con.settings, "timeout_s"));
-	r.run_after = now;
-	rc = ferry_store_enqueue(s, &r, &job_id, &existing, err);
+	rc = ferry_connection_trigger(s, &con, NULL, now, &job_id, &existing, err);
 	if (rc == FERRY_ECONFLICT) {
 		ferry_err_clear(err);
 		rc = 0;
@@ -144,8 +131,6 @@ static int enqueue_connection(struct ferry_store *s, const struct ferry_due *due
 	if (!rc)
 		rc = ferry_store_set_next_run(s, con.id, next, err);
 	ferry_entity_release(&con);
-	ferry_entity_release(&se);
-	ferry_entity_release(&de);
 	return rc;
 }
 

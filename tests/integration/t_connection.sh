@@ -114,6 +114,7 @@ bad 'unknown source "nope"' add x --source nope --dest wh
 bad 'unknown destination "nowhere"' add x --source shop --dest nowhere
 bad 'needs --source and --dest' add x --source shop
 bad 'needs a NAME' add --source shop --dest wh
+bad 'cannot name a connection' add due --source shop --dest wh
 bad 'already exists' add nightly --source shop --dest wh
 bad 'unknown connection "nightli"' pause nightli
 assert_contains "$ERR" 'did you mean "nightly"'
