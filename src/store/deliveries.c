@@ -38,34 +38,6 @@ static int run(struct ferry_store *s, sqlite3_stmt *st, const char *what, struct
 	return rc;
 }
 
-/* Commits unless rc is an error (then rolls back); returns rc, or COMMIT's error. */
-static int end(struct ferry_store *s, int rc, struct ferry_err *err)
-{
-	int c;
-
-	if (rc < 0) {
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-		return rc;
-	}
-	if ((c = ferry__store_exec(s, "COMMIT", err))) {
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-		return c;
-	}
-	return rc;
-}
-
-static json_t *col_json(sqlite3_stmt *st, int i)
-{
-	switch (sqlite3_column_type(st, i)) {
-	case SQLITE_NULL:
-		return json_null();
-	case SQLITE_INTEGER:
-		return json_integer(sqlite3_column_int64(st, i));
-	default:
-		return json_string((const char *)sqlite3_column_text(st, i));
-	}
-}
-
 long long ferry_delivery_backoff(int attempt, long long base_s)
 {
 	long long d = base_s > 0 ? base_s : FERRY_DELIVERY_RETRY_BASE_S;
@@ -291,7 +263,7 @@ int ferry_store_deliveries_claim(struct ferry_store *s, long long job_id, long l
 	if ((rc = ferry__store_exec(s, "BEGIN IMMEDIATE", err)))
 		return rc;
 	if ((rc = claim_read(s, job_id, now, limit > 0 ? limit : 20, &v, &cnt, err)))
-		return end(s, rc, err);
+		return ferry__store_end(s, rc, err);
 	for (i = 0; i < cnt && !rc; i++) {
 		if ((rc = ferry__store_prepare(s, "UPDATE webhook_deliveries SET next_attempt_at = ? "
 					       "WHERE id = ?", &st, err)))
@@ -300,7 +272,7 @@ int ferry_store_deliveries_claim(struct ferry_store *s, long long job_id, long l
 		sqlite3_bind_int64(st, 2, v[i].id);
 		rc = run(s, st, "claiming a webhook", err);
 	}
-	if ((rc = end(s, rc, err))) {
+	if ((rc = ferry__store_end(s, rc, err))) {
 		ferry_deliveries_free(v, cnt);
 		return rc;
 	}
@@ -375,7 +347,7 @@ int ferry_store_delivery_result(struct ferry_store *s, long long id, long http_s
 out:
 	json_decref(log);
 	free(text);
-	return end(s, rc, err);
+	return ferry__store_end(s, rc, err);
 }
 
 int ferry_store_job_deliveries(struct ferry_store *s, long long job_id, json_t **out,
@@ -405,14 +377,14 @@ int ferry_store_job_deliveries(struct ferry_store *s, long long job_id, json_t *
 		json_array_append_new(arr, json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:i, s:o, s:o, "
 						     "s:o, s:o, s:o, s:o}",
 						     "id", (json_int_t)sqlite3_column_int64(st, 0),
-						     "url", shown, "type", col_json(st, 2),
-						     "message_id", col_json(st, 3),
-						     "status", col_json(st, 4), "attempt", col_json(st, 5),
+						     "url", shown, "type", ferry__col_json(st, 2),
+						     "message_id", ferry__col_json(st, 3),
+						     "status", ferry__col_json(st, 4), "attempt", ferry__col_json(st, 5),
 						     "max_attempts", FERRY_DELIVERY_MAX_ATTEMPTS,
-						     "last_http_status", col_json(st, 6),
-						     "last_error", col_json(st, 7), "next_attempt_at", next,
-						     "created_at", col_json(st, 9),
-						     "delivered_at", col_json(st, 10),
+						     "last_http_status", ferry__col_json(st, 6),
+						     "last_error", ferry__col_json(st, 7), "next_attempt_at", next,
+						     "created_at", ferry__col_json(st, 9),
+						     "delivered_at", ferry__col_json(st, 10),
 						     "attempts", json_is_array(log) ? log : json_array()));
 		if (log && !json_is_array(log))
 			json_decref(log);
@@ -508,5 +480,5 @@ out:
 		free(plain);
 	}
 	free(sealed);
-	return end(s, rc, err);
+	return ferry__store_end(s, rc, err);
 }

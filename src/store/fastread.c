@@ -94,26 +94,6 @@ int ferry_fastread_token(struct ferry_fastread *f, const char *hash, char id_out
 	return rc;
 }
 
-static json_t *col(sqlite3_stmt *st, int i)
-{
-	switch (sqlite3_column_type(st, i)) {
-	case SQLITE_NULL:
-		return json_null();
-	case SQLITE_INTEGER:
-		return json_integer(sqlite3_column_int64(st, i));
-	default:
-		return json_string((const char *)sqlite3_column_text(st, i));
-	}
-}
-
-static json_t *col_parsed(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-	json_t *v = t ? json_loads((const char *)t, 0, NULL) : NULL;
-
-	return v ? v : json_null();
-}
-
 static json_t *streams(struct ferry_fastread *f, long long id)
 {
 	sqlite3_stmt *st = f->q[Q_STREAMS];
@@ -123,13 +103,13 @@ static json_t *streams(struct ferry_fastread *f, long long id)
 	while (sqlite3_step(st) == SQLITE_ROW)
 		json_array_append_new(arr, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
 						     "s:o, s:o, s:o}",
-						     "name", col(st, 0), "table", col(st, 1),
-						     "status", col(st, 2), "read", col(st, 3),
-						     "inserted", col(st, 4), "updated", col(st, 5),
-						     "unchanged", col(st, 6), "deleted", col(st, 7),
-						     "total_estimate", col(st, 8), "bytes", col(st, 9),
-						     "pages", col(st, 10), "duplicates", col(st, 11),
-						     "collisions", col(st, 12)));
+						     "name", ferry__col_json(st, 0), "table", ferry__col_json(st, 1),
+						     "status", ferry__col_json(st, 2), "read", ferry__col_json(st, 3),
+						     "inserted", ferry__col_json(st, 4), "updated", ferry__col_json(st, 5),
+						     "unchanged", ferry__col_json(st, 6), "deleted", ferry__col_json(st, 7),
+						     "total_estimate", ferry__col_json(st, 8), "bytes", ferry__col_json(st, 9),
+						     "pages", ferry__col_json(st, 10), "duplicates", ferry__col_json(st, 11),
+						     "collisions", ferry__col_json(st, 12)));
 	done(st);
 	return arr;
 }
@@ -146,24 +126,24 @@ int ferry_fastread_job(struct ferry_fastread *f, long long job_id, json_t **out,
 	case SQLITE_ROW:
 		o = json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
 			      "s:o, s:o, s:o}",
-			      "id", (json_int_t)job_id, "status", col(st, 1), "mode", col(st, 2),
-			      "source", col(st, 3), "destination", col(st, 4),
-			      "source_id", col(st, 5), "destination_id", col(st, 6),
-			      "connection_id", col(st, 7), "error_code", col(st, 8),
-			      "error", col(st, 9), "attempt", col(st, 10),
-			      "created_at", col(st, 11), "started_at", col(st, 12),
-			      "finished_at", col(st, 13), "duration_ms", col(st, 14),
-			      "options", col_parsed(st, 15), "streams", streams(f, job_id));
+			      "id", (json_int_t)job_id, "status", ferry__col_json(st, 1), "mode", ferry__col_json(st, 2),
+			      "source", ferry__col_json(st, 3), "destination", ferry__col_json(st, 4),
+			      "source_id", ferry__col_json(st, 5), "destination_id", ferry__col_json(st, 6),
+			      "connection_id", ferry__col_json(st, 7), "error_code", ferry__col_json(st, 8),
+			      "error", ferry__col_json(st, 9), "attempt", ferry__col_json(st, 10),
+			      "created_at", ferry__col_json(st, 11), "started_at", ferry__col_json(st, 12),
+			      "finished_at", ferry__col_json(st, 13), "duration_ms", ferry__col_json(st, 14),
+			      "options", ferry__col_parsed(st, 15), "streams", streams(f, job_id));
 		if (!o) {
 			rc = ferry_err_set(err, FERRY_ENOMEM, "out of memory");
 			break;
 		}
-		json_object_set_new(o, "max_attempts", col(st, 16));
-		json_object_set_new(o, "run_after", col(st, 17));
+		json_object_set_new(o, "max_attempts", ferry__col_json(st, 16));
+		json_object_set_new(o, "run_after", ferry__col_json(st, 17));
 		json_object_set_new(o, "cancel_requested", json_boolean(sqlite3_column_int(st, 18)));
-		json_object_set_new(o, "request", col_parsed(st, 19));
-		json_object_set_new(o, "progress", col_parsed(st, 20));
-		json_object_set_new(o, "timeout_s", col(st, 21));
+		json_object_set_new(o, "request", ferry__col_parsed(st, 19));
+		json_object_set_new(o, "progress", ferry__col_parsed(st, 20));
+		json_object_set_new(o, "timeout_s", ferry__col_json(st, 21));
 		*out = o;
 		break;
 	case SQLITE_DONE:
@@ -389,7 +369,7 @@ static const char *scan_value(const char *p, int depth)
 }
 
 /*
- * A stored JSON document as col_parsed() reads it (json_loads: an object or
+ * A stored JSON document as ferry__col_parsed() reads it (json_loads: an object or
  * an array, nothing after it): as it is, or null. want_object: only an
  * object counts (the progress); false is returned when nothing was written.
  */

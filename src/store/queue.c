@@ -43,22 +43,6 @@ static int begin(struct ferry_store *s, struct ferry_err *err)
 	return ferry__store_exec(s, "BEGIN IMMEDIATE", err);
 }
 
-/* Commits unless rc is an error (then rolls back); returns rc, or COMMIT's error. */
-static int end(struct ferry_store *s, int rc, struct ferry_err *err)
-{
-	int c;
-
-	if (rc < 0) {
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-		return rc;
-	}
-	if ((c = ferry__store_exec(s, "COMMIT", err))) {
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-		return c;
-	}
-	return rc;
-}
-
 /* Runs a prepared statement to completion and finalizes it. */
 static int run(struct ferry_store *s, sqlite3_stmt *st, const char *what, struct ferry_err *err)
 {
@@ -350,7 +334,7 @@ int ferry_store_enqueue(struct ferry_store *s, const struct ferry_job_request *r
 	if (!(rc = run(s, st, "queueing the job", err)))
 		*job_id = sqlite3_last_insert_rowid(s->db);
 done:
-	rc = end(s, rc, err);
+	rc = ferry__store_end(s, rc, err);
 	if (rc == FERRY_DONE)
 		rc = 0;
 out:
@@ -448,7 +432,7 @@ int ferry_store_claim(struct ferry_store *s, const char *owner, long long lease_
 	if ((rc = state_running(s, out->connection_id, id, err)))
 		ferry_claimed_release(out);
 out:
-	return end(s, rc, err);
+	return ferry__store_end(s, rc, err);
 }
 
 /* Why a lease holder's call was refused: the job is unknown, or not its own any more. */
@@ -533,7 +517,7 @@ int ferry_store_finish(struct ferry_store *s, long long job_id, const char *owne
 		rc = job_settle(s, job_id, j.conn, status, error_code, error_msg, now, err);
 	}
 out:
-	return end(s, rc, err);
+	return ferry__store_end(s, rc, err);
 }
 
 int ferry_store_release(struct ferry_store *s, long long job_id, const char *owner, long long now,
@@ -569,7 +553,7 @@ int ferry_store_release(struct ferry_store *s, long long job_id, const char *own
 	if (released)
 		*released = true;
 out:
-	return end(s, rc, err);
+	return ferry__store_end(s, rc, err);
 }
 
 /* Running jobs matching where (one bound integer) as a malloc'd list of ids. */
@@ -636,7 +620,7 @@ int ferry_store_requeue_expired(struct ferry_store *s, long long now, int *n,
 	}
 out:
 	free(ids);
-	rc = end(s, rc, err);
+	rc = ferry__store_end(s, rc, err);
 	if (!rc && n)
 		*n = done;
 	return rc;
@@ -702,7 +686,7 @@ int ferry__queue_recover(struct ferry_store *s, struct ferry_err *err)
 			rc = job_release(s, &j, msg, now, err);
 		}
 	}
-	rc = end(s, rc, err);
+	rc = ferry__store_end(s, rc, err);
 out:
 	free(dead);
 	return rc;
@@ -749,7 +733,7 @@ int ferry_store_request_cancel(struct ferry_store *s, long long job_id, char *st
 		snprintf(status, sizeof(status), "cancelled");
 	}
 out:
-	rc = end(s, rc, err);
+	rc = ferry__store_end(s, rc, err);
 	if (!rc && status_out)
 		snprintf(status_out, 16, "%s", status);
 	return rc;
@@ -852,7 +836,7 @@ int ferry_store_due(struct ferry_store *s, long long now, int limit, struct ferr
 		rc = due_add(s, "SELECT connection_id, next_run_at FROM connection_state AS cs "
 			     "WHERE scheduled = 1 AND next_run_at <= ?1 AND " NOTHING_IN_FLIGHT
 			     " ORDER BY next_run_at, rowid LIMIT ?2", now, limit, &v, &cnt, err);
-	rc = end(s, rc, err);
+	rc = ferry__store_end(s, rc, err);
 	if (rc) {
 		free(v);
 		return rc;
@@ -887,18 +871,6 @@ int ferry_store_set_next_run(struct ferry_store *s, const char *connection_id,
 	return 0;
 }
 
-static json_t *col_or_null(sqlite3_stmt *st, int i)
-{
-	switch (sqlite3_column_type(st, i)) {
-	case SQLITE_NULL:
-		return json_null();
-	case SQLITE_INTEGER:
-		return json_integer(sqlite3_column_int64(st, i));
-	default:
-		return json_string((const char *)sqlite3_column_text(st, i));
-	}
-}
-
 /* An integer column of unix seconds as "2026-11-23T10:00:00.000Z" (the store's other times' form), or null. */
 static json_t *unix_iso_or_null(sqlite3_stmt *st, int col)
 {
@@ -926,10 +898,10 @@ int ferry_store_connection_state(struct ferry_store *s, const char *connection_i
 	sqlite3_bind_text(st, 1, connection_id, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		*out = json_pack("{s:o, s:o, s:o, s:o, s:o}", "next_run_at", unix_iso_or_null(st, 0),
-				 "last_sync_at", col_or_null(st, 1),
-				 "last_sync_status", col_or_null(st, 2),
-				 "last_sync_error", col_or_null(st, 3),
-				 "running_job_id", col_or_null(st, 4));
+				 "last_sync_at", ferry__col_json(st, 1),
+				 "last_sync_status", ferry__col_json(st, 2),
+				 "last_sync_error", ferry__col_json(st, 3),
+				 "running_job_id", ferry__col_json(st, 4));
 	else
 		rc = ferry_err_set(err, FERRY_ENOTFOUND,
 				   "unknown connection \"%s\" (see `ferry connection list`)",

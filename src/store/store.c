@@ -138,6 +138,21 @@ int ferry__store_exec(struct ferry_store *s, const char *sql, struct ferry_err *
 	return 0;
 }
 
+int ferry__store_end(struct ferry_store *s, int rc, struct ferry_err *err)
+{
+	int c;
+
+	if (rc < 0) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return rc;
+	}
+	if ((c = ferry__store_exec(s, "COMMIT", err))) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return c;
+	}
+	return rc;
+}
+
 int ferry__store_prepare(struct ferry_store *s, const char *sql, sqlite3_stmt **st, struct ferry_err *err)
 {
 	if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
@@ -657,7 +672,7 @@ int ferry_store_job_end(struct ferry_store *s, long long job_id, const char *sta
 	return rc;
 }
 
-static json_t *col_json(sqlite3_stmt *st, int i)
+json_t *ferry__col_json(sqlite3_stmt *st, int i)
 {
 	switch (sqlite3_column_type(st, i)) {
 	case SQLITE_NULL:
@@ -683,13 +698,13 @@ static json_t *job_streams_json(struct ferry_store *s, long long id)
 	sqlite3_bind_int64(st, 1, id);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		json_array_append_new(arr, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-						     "name", col_json(st, 0), "table", col_json(st, 1),
-						     "status", col_json(st, 2), "read", col_json(st, 3),
-						     "inserted", col_json(st, 4), "updated", col_json(st, 5),
-						     "unchanged", col_json(st, 6), "deleted", col_json(st, 7),
-						     "total_estimate", col_json(st, 8), "bytes", col_json(st, 9),
-						     "pages", col_json(st, 10), "duplicates", col_json(st, 11),
-						     "collisions", col_json(st, 12)));
+						     "name", ferry__col_json(st, 0), "table", ferry__col_json(st, 1),
+						     "status", ferry__col_json(st, 2), "read", ferry__col_json(st, 3),
+						     "inserted", ferry__col_json(st, 4), "updated", ferry__col_json(st, 5),
+						     "unchanged", ferry__col_json(st, 6), "deleted", ferry__col_json(st, 7),
+						     "total_estimate", ferry__col_json(st, 8), "bytes", ferry__col_json(st, 9),
+						     "pages", ferry__col_json(st, 10), "duplicates", ferry__col_json(st, 11),
+						     "collisions", ferry__col_json(st, 12)));
 	}
 	sqlite3_finalize(st);
 	return arr;
@@ -699,7 +714,7 @@ static json_t *job_streams_json(struct ferry_store *s, long long id)
 		 "error_code, error, attempt, created_at, started_at, finished_at, duration_ms, options, " \
 		 "max_attempts, run_after, cancel_requested, request, progress, timeout_s"
 
-static json_t *col_parsed(sqlite3_stmt *st, int i)
+json_t *ferry__col_parsed(sqlite3_stmt *st, int i)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
 	json_t *v = t ? json_loads((const char *)t, 0, NULL) : NULL;
@@ -713,21 +728,21 @@ static json_t *job_row_json(struct ferry_store *s, sqlite3_stmt *st)
 	json_t *o;
 
 	o = json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-		      "id", (json_int_t)id, "status", col_json(st, 1), "mode", col_json(st, 2),
-		      "source", col_json(st, 3), "destination", col_json(st, 4),
-		      "source_id", col_json(st, 5), "destination_id", col_json(st, 6),
-		      "connection_id", col_json(st, 7), "error_code", col_json(st, 8),
-		      "error", col_json(st, 9), "attempt", col_json(st, 10),
-		      "created_at", col_json(st, 11), "started_at", col_json(st, 12),
-		      "finished_at", col_json(st, 13), "duration_ms", col_json(st, 14),
-		      "options", col_parsed(st, 15), "streams", job_streams_json(s, id));
+		      "id", (json_int_t)id, "status", ferry__col_json(st, 1), "mode", ferry__col_json(st, 2),
+		      "source", ferry__col_json(st, 3), "destination", ferry__col_json(st, 4),
+		      "source_id", ferry__col_json(st, 5), "destination_id", ferry__col_json(st, 6),
+		      "connection_id", ferry__col_json(st, 7), "error_code", ferry__col_json(st, 8),
+		      "error", ferry__col_json(st, 9), "attempt", ferry__col_json(st, 10),
+		      "created_at", ferry__col_json(st, 11), "started_at", ferry__col_json(st, 12),
+		      "finished_at", ferry__col_json(st, 13), "duration_ms", ferry__col_json(st, 14),
+		      "options", ferry__col_parsed(st, 15), "streams", job_streams_json(s, id));
 	/* The queue's fields (schema 4); null for jobs run directly by `ferry sync`. */
-	json_object_set_new(o, "max_attempts", col_json(st, 16));
-	json_object_set_new(o, "run_after", col_json(st, 17));
+	json_object_set_new(o, "max_attempts", ferry__col_json(st, 16));
+	json_object_set_new(o, "run_after", ferry__col_json(st, 17));
 	json_object_set_new(o, "cancel_requested", json_boolean(sqlite3_column_int(st, 18)));
-	json_object_set_new(o, "request", col_parsed(st, 19));
-	json_object_set_new(o, "progress", col_parsed(st, 20));
-	json_object_set_new(o, "timeout_s", col_json(st, 21));
+	json_object_set_new(o, "request", ferry__col_parsed(st, 19));
+	json_object_set_new(o, "progress", ferry__col_parsed(st, 20));
+	json_object_set_new(o, "timeout_s", ferry__col_json(st, 21));
 	return o;
 }
 
@@ -864,10 +879,10 @@ int ferry_store_tokens(struct ferry_store *s, json_t **out, struct ferry_err *er
 	arr = json_array();
 	while (sqlite3_step(st) == SQLITE_ROW)
 		json_array_append_new(arr, json_pack("{s:o, s:o, s:o, s:o, s:o}",
-						     "id", col_json(st, 0), "name", col_json(st, 1),
-						     "created_at", col_json(st, 2),
-						     "last_used_at", col_json(st, 3),
-						     "revoked_at", col_json(st, 4)));
+						     "id", ferry__col_json(st, 0), "name", ferry__col_json(st, 1),
+						     "created_at", ferry__col_json(st, 2),
+						     "last_used_at", ferry__col_json(st, 3),
+						     "revoked_at", ferry__col_json(st, 4)));
 	sqlite3_finalize(st);
 	*out = arr;
 	return 0;

@@ -18,50 +18,23 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "store_fixture.h"
 #include "store/deliveries.h"
 #include "store/store.h"
 
 #define NOW 1767225600LL /* 2026-01-01T00:00:00Z */
 
-static char path[256];
 
 static int setup(void **state)
 {
-	snprintf(path, sizeof(path), "/tmp/ferry-test-deliveries-%d.db", (int)getpid());
-	unlink(path);
+	store_fixture_path("deliveries");
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char p[300];
-
-	unlink(path);
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
+	store_fixture_remove();
 	return 0;
-}
-
-static struct ferry_store *open_store(void)
-{
-	struct ferry_store *s;
-	struct ferry_err e = {0};
-
-	assert_int_equal(ferry_store_open(path, &s, &e), 0);
-	return s;
-}
-
-static void connection(struct ferry_store *s, const char *name, const char *settings, char id[32])
-{
-	struct ferry_err e = {0};
-	json_t *set = json_loads(settings, 0, NULL);
-
-	assert_non_null(set);
-	assert_int_equal(ferry_store_put(s, FERRY_CONNECTION, name, "sync", set, NULL, NULL, false,
-					 id, NULL, &e), 0);
-	json_decref(set);
 }
 
 /* Queues and claims a job (of conn, with request JSON text or NULL); returns its id. */

@@ -15,20 +15,19 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "store_fixture.h"
 #include "core/entity_spec.h"
 #include "server/webhook_sig.h"
 
 #define KEY_HEX "0f1e2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeeff0"
 
-static char path[256];
 static struct ferry_key key;
 
 static int setup(void **state)
 {
 	struct ferry_err e = {0};
 
-	snprintf(path, sizeof(path), "/tmp/ferry-test-entity-spec-%d.db", (int)getpid());
-	unlink(path);
+	store_fixture_path("entity-spec");
 	assert_int_equal(ferry_crypto_init(&e), 0);
 	setenv(FERRY_KEY_ENV, KEY_HEX, 1);
 	assert_int_equal(ferry_key_load(&key, &e), 0);
@@ -37,13 +36,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char p[300];
-
-	unlink(path);
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
+	store_fixture_remove();
 	return 0;
 }
 

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "store_fixture.h"
 #include <sqlite3.h>
 #include "store/fastread.h"
 #include "store/jobquery.h"
@@ -26,34 +27,17 @@
 
 #define NOW 1767225600LL /* 2026-01-01T00:00:00Z */
 
-static char path[256];
 
 static int setup(void **state)
 {
-	snprintf(path, sizeof(path), "/tmp/ferry-test-fastread-%d.db", (int)getpid());
-	unlink(path);
+	store_fixture_path("fastread");
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char p[300];
-
-	unlink(path);
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
+	store_fixture_remove();
 	return 0;
-}
-
-static struct ferry_store *open_store(void)
-{
-	struct ferry_store *s;
-	struct ferry_err e = {0};
-
-	assert_int_equal(ferry_store_open(path, &s, &e), 0);
-	return s;
 }
 
 /* Both readers give the same JSON for job id (or both say it is unknown). */

@@ -13,10 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "store_fixture.h"
 #include <sqlite3.h>
 #include "store/store.h"
 
-static char path[256];
 
 static bool secret_url(const char *type, json_t *settings, const char *key)
 {
@@ -26,20 +26,14 @@ static bool secret_url(const char *type, json_t *settings, const char *key)
 static int setup(void **state)
 {
 	struct ferry_err e;
-	snprintf(path, sizeof(path), "/tmp/ferry-test-store-%d.db", (int)getpid());
-	unlink(path);
+	store_fixture_path("store");
 	ferry_crypto_init(&e);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char p[300];
-	unlink(path);
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
+	store_fixture_remove();
 	return 0;
 }
 
