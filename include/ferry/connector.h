@@ -51,6 +51,9 @@ struct ferry_setting_spec {
 	const char *help;
 };
 
+/* A connection's interval when neither it nor its connector gives one: an hour. */
+#define FERRY_SYNC_INTERVAL_DEFAULT 3600
+
 struct ferry_source_ops {
 	const char *type;                          /* "postgres", "sqlite", "stripe", "rest" */
 	const char *summary;
@@ -74,6 +77,12 @@ struct ferry_source_ops {
 	 * sources keep their table names.
 	 */
 	bool name_by_source;
+	/*
+	 * How often a connection from this source syncs when auto-sync is on
+	 * and it has no schedule of its own (seconds; a manifest's
+	 * sync_interval). 0: FERRY_SYNC_INTERVAL_DEFAULT.
+	 */
+	long long sync_interval_s;
 
 	/* Connects; checks settings. FERRY_ECONNECT/EAUTH/EUSAGE with a message naming host:port, file, or key. */
 	int (*open)(struct ferry_source *src, struct ferry_err *err);

@@ -150,10 +150,13 @@ static int connection_add(struct cli *c, int argc, char **argv)
 			    ferry_spec_connection_is_secret, so.key, false, id, NULL, &err))
 		goto fail;
 	printf("connection \"%s\" added (id %s)", name, id);
-	if (cron || every) {
+	/* The stored schedule: the one given, or the connector's interval for --auto-sync on. */
+	if (json_string_value(json_object_get(set, "schedule")) &&
+	    !ferry_schedule_parse(json_string_value(json_object_get(set, "schedule")), &sched, &err)) {
 		char text[FERRY_SCHEDULE_TEXT_MAX];
 		ferry_schedule_describe(&sched, text, sizeof(text));
-		printf(", schedule %s%s%s", text, sched.kind == FERRY_SCHEDULE_CRON ? " (UTC)" : "",
+		printf(", schedule %s%s%s%s", text, sched.kind == FERRY_SCHEDULE_CRON ? " (UTC)" : "",
+		       cron || every ? "" : " (the connector's default interval)",
 		       !strcmp(json_string_value(json_object_get(set, "auto_sync")), "off") ?
 		       ", auto-sync off" : "");
 	}

@@ -413,6 +413,22 @@ static int endpoint(const struct ferry_spec_opts *o, enum ferry_kind_entity k, c
 	return rc;
 }
 
+/* The interval of a connection from source sid that has none: its connector's, else an hour. */
+static long long default_interval(const struct ferry_spec_opts *o, const char *sid)
+{
+	struct ferry_entity e = {0};
+	struct ferry_err ignore = {0};
+	const struct ferry_source_ops *ops = NULL;
+	long long every = FERRY_SYNC_INTERVAL_DEFAULT;
+
+	if (o && o->store && !ferry_store_get(o->store, FERRY_SOURCE, sid, &e, &ignore))
+		ops = ferry_source_type(e.type);
+	if (ops && ops->sync_interval_s > 0)
+		every = ops->sync_interval_s;
+	ferry_entity_release(&e);
+	return every;
+}
+
 static int webhook_field(json_t *fields, const struct ferry_spec_opts *o, const char **out,
 			 struct ferry_err *err)
 {
@@ -464,7 +480,7 @@ int ferry_spec_connection(const char *name, json_t *fields, const struct ferry_s
 	long long attempts = 3, timeout = 0, retention = 0;
 	bool have_attempts, have_timeout, have_retention;
 	struct ferry_schedule sc;
-	char sid[32], did[32];
+	char sid[32], did[32], default_sched[24];
 	json_t *set = NULL, *streams = NULL, *old_secret;
 	int rc;
 
@@ -497,14 +513,14 @@ int ferry_spec_connection(const char *name, json_t *fields, const struct ferry_s
 		ferry_err_prefix(err, "%s: ", label_of(o, "schedule"));
 		goto out;
 	}
-	if (autosync && !strcmp(autosync, "on") && !sched) {
-		rc = ferry_err_set(err, FERRY_EUSAGE, "%s on needs a schedule (a cron expression or "
-				   "an interval such as 15m)", label_of(o, "auto_sync"));
-		goto out;
-	}
 	if ((rc = endpoint(o, FERRY_SOURCE, "source", sname, sid, err)) ||
 	    (rc = endpoint(o, FERRY_DESTINATION, "destination", dname, did, err)))
 		goto out;
+	if (autosync && !strcmp(autosync, "on") && !sched) {
+		/* Auto-sync with no schedule: the connector's interval, in seconds. */
+		snprintf(default_sched, sizeof(default_sched), "%lld", default_interval(o, sid));
+		sched = default_sched;
+	}
 
 	set = json_pack("{s:s, s:s, s:s, s:I}", "source_id", sid, "destination_id", did, "mode",
 			mode ? mode : "incremental", "max_attempts", (json_int_t)attempts);

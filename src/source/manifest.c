@@ -1483,6 +1483,7 @@ static const struct key top_keys[] = {
 	KLL(struct mf_manifest, "timeout_ms", timeout_ms, 1, 3600000),
 	KCALL("max_response_bytes", on_max_bytes),
 	KINT(struct mf_manifest, "concurrency", concurrency, 1, 16),
+	KLL(struct mf_manifest, "sync_interval", sync_interval_s, 60, 31536000),
 	KCALL("defaults", on_defaults),
 	KCALL("streams", on_streams),
 };

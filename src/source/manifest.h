@@ -169,6 +169,7 @@ struct mf_manifest {
 	long long timeout_ms;
 	long long max_response_bytes;
 	int concurrency;          /* streams read at once; default 2 */
+	long long sync_interval_s;  /* a connection's default interval (s); 0: FERRY_SYNC_INTERVAL_DEFAULT */
 	struct mf_stream *streams;
 	int nstreams;
 };

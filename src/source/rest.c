@@ -110,6 +110,7 @@ static struct api_type *type_get(const char *key, const char *arg,
 	t->ops.summary = m->summary ? m->summary : "an API described by a manifest";
 	t->ops.settings = t->spec;
 	t->ops.settings_for = api_settings_for;
+	t->ops.sync_interval_s = m->sync_interval_s;
 	t->next = types;
 	types = t;
 out:

@@ -44,6 +44,13 @@ assert_contains "$OUT" "last_sync_status = -"
 run ferry connection show nightly --json
 assert_eq "null null shop wh" "$(jf "$OUT" '"\(.state.next_run_at) \(.state.last_sync_at) \(.source.name) \(.destination.name)"')"
 
+note "--auto-sync on without a schedule: the connector's interval, an hour by default"
+run ferry connection add hourly-default --source shop --dest wh --auto-sync on
+assert_contains "$OUT" "schedule 1h (the connector's default interval)"
+assert_eq '"3600"' "$(setting hourly-default schedule)"
+assert_eq '"on"' "$(setting hourly-default auto_sync)"
+run ferry connection rm hourly-default
+
 note "--signed-triggers on: a secret without a webhook; none for a plain connection"
 run ferry connection add signed --source shop --dest wh --signed-triggers on
 assert_eq '"on"' "$(setting signed signed_triggers)"
@@ -106,7 +113,6 @@ bad 'use --every' add x --source shop --dest wh --cron 15m
 bad 'use --cron' add x --source shop --dest wh --every "0 * * * *"
 bad 'incremental or full' add x --source shop --dest wh --mode fast
 bad 'on or off' add x --source shop --dest wh --auto-sync maybe
-bad 'needs a schedule' add x --source shop --dest wh --auto-sync on
 bad '--max-attempts' add x --source shop --dest wh --max-attempts 0
 bad 'duration' add x --source shop --dest wh --timeout soon
 bad 'http' add x --source shop --dest wh --webhook ftp://hooks.example

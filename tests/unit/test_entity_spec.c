@@ -119,8 +119,6 @@ static void refusals(void **state)
 		 "mode is incremental or full, not \"fast\""},
 		{"{\"source\": \"s\", \"destination\": \"d\", \"schedule\": \"61 * * * *\"}",
 		 "schedule: cron expression \"61 * * * *\": minute field \"61\""},
-		{"{\"source\": \"s\", \"destination\": \"d\", \"auto_sync\": \"on\"}",
-		 "auto_sync on needs a schedule"},
 		{"{\"source\": \"s\", \"destination\": \"d\", \"auto_sync\": 1}", "auto_sync is on or off"},
 		{"{\"source\": \"s\", \"destination\": \"d\", \"max_attempts\": 101}",
 		 "max_attempts must be 1 to 100, not 101"},

@@ -70,7 +70,8 @@ static const char acme_yaml[] =
 	"    records: .\n"
 	"    cursor_order: none\n"
 	"    key_fields: [invoice_id, line]\n"
-	"    pagination: {type: none}\n";                                /* 50 */
+	"    pagination: {type: none}\n"                                 /* 50 */
+	"sync_interval: 21600\n";
 
 static struct mf_manifest *parse_ok(const char *text)
 {
@@ -133,6 +134,7 @@ static void full_manifest_reads_back_with_defaults_merged(void **state)
 	assert_int_equal(m->timeout_ms, 30000);
 	assert_int_equal(m->max_response_bytes, 16LL << 20);
 	assert_int_equal(m->concurrency, 3);
+	assert_int_equal(m->sync_interval_s, 21600);
 	assert_int_equal(m->nstreams, 3);
 
 	c = &m->streams[0];
@@ -326,6 +328,8 @@ static const struct {
 	 "m.yaml:6: \"limit\" must be at least 1 (got 0)"},
 	{HEAD USERS "    pagination: {max_pages: 99999999999999999999}\n",
 	 "m.yaml:6: \"max_pages\" is too large: 99999999999999999999 (at most 9223372036854775807)"},
+	{HEAD "sync_interval: 59\n" USERS,
+	 "m.yaml:3: \"sync_interval\" must be at least 60 (got 59)"},
 	{HEAD "concurrency: 17\n" USERS,
 	 "m.yaml:3: \"concurrency\" is too large: 17 (at most 16)"},
 	{HEAD "timeout_ms: 1.5\n" USERS,
@@ -505,7 +509,7 @@ static void unknown_key_without_suggestion_lists_known_keys(void **state)
 	assert_int_equal(mf_parse("m.yaml", y, strlen(y), &m, &err), FERRY_ECONFIG);
 	assert_string_equal(err.msg, "m.yaml:3: unknown key \"zzzzzzzzzzzz\" in the manifest (known keys: "
 			    "kind, type, summary, docs, base_url, settings, auth, headers, rate_limit, "
-			    "retry, timeout_ms, max_response_bytes, concurrency, defaults, streams)");
+			    "retry, timeout_ms, max_response_bytes, concurrency, sync_interval, defaults, streams)");
 }
 
 static void a_nul_byte_is_refused(void **state)
