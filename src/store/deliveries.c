@@ -21,15 +21,6 @@
 #define SECRET_NAME "webhook_secret"
 #define SECRET_CTX "store/webhook_secret"
 
-static void iso_at(long long t, char out[32])
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
-}
-
 static int run(struct ferry_store *s, sqlite3_stmt *st, const char *what, struct ferry_err *err)
 {
 	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ferry__store_err(s, err, what);
@@ -133,7 +124,7 @@ static char *payload_of(struct ferry_store *s, long long job_id, const char *eve
 
 	if (ferry_store_job(s, job_id, &job, err))
 		return NULL;
-	iso_at(now, when);
+	ferry_unix_iso(now, when);
 	body = json_pack("{s:s, s:s, s:o}", "type", event, "timestamp", when, "job", job);
 	text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(body);
@@ -156,7 +147,7 @@ int ferry__deliveries_job_ended(struct ferry_store *s, long long job_id, const c
 		rc = err->code;
 		goto out;
 	}
-	iso_at(now, when);
+	ferry_unix_iso(now, when);
 	for (i = 0; i < 2 && !rc; i++) {
 		if (!urls[i])
 			continue;
@@ -291,7 +282,7 @@ int ferry_store_delivery_result(struct ferry_store *s, long long id, long http_s
 	char when[32], *text = NULL;
 	int rc, attempt = 0;
 
-	iso_at(now, when);
+	ferry_unix_iso(now, when);
 	if ((rc = ferry__store_exec(s, "BEGIN IMMEDIATE", err)))
 		return rc;
 	if ((rc = ferry__store_prepare(s, "SELECT attempt, log FROM webhook_deliveries WHERE id = ?",
@@ -371,7 +362,7 @@ int ferry_store_job_deliveries(struct ferry_store *s, long long job_id, json_t *
 		ferry_delivery_url_shown((const char *)sqlite3_column_text(st, 1), shown,
 					 sizeof(shown));
 		if (!strcmp((const char *)sqlite3_column_text(st, 4), "pending")) {
-			iso_at(sqlite3_column_int64(st, 8), when);
+			ferry_unix_iso(sqlite3_column_int64(st, 8), when);
 			next = json_string(when);
 		}
 		json_array_append_new(arr, json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:i, s:o, s:o, "

@@ -12,16 +12,7 @@
 #include <time.h>
 #include "store/jobquery.h"
 #include "store/store_int.h"
-
-/* Unix seconds as the prefix of the store's timestamps: "2026-11-23T10:00:00". */
-static void iso_prefix(long long t, char out[32])
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-}
+#include "util/text.h"
 
 /* The ids of the page (up to limit + 1) into a malloc'd array. */
 static int page_ids(struct ferry_store *s, const struct ferry_job_filter *f, long long **ids,
@@ -57,7 +48,8 @@ static int page_ids(struct ferry_store *s, const struct ferry_job_filter *f, lon
 	if (f->connection_id)
 		sqlite3_bind_text(st, 3, f->connection_id, -1, SQLITE_STATIC);
 	if (f->since >= 0) {
-		iso_prefix(f->since, since);
+		ferry_unix_iso(f->since, since);
+		since[19] = '\0';   /* "2026-11-23T10:00:00": a prefix of the stored times */
 		sqlite3_bind_text(st, 4, since, -1, SQLITE_STATIC);
 	}
 	sqlite3_bind_int(st, 5, f->limit + 1);

@@ -28,16 +28,6 @@
 #include "store/store_int.h"
 #include "util/text.h"
 
-/* Unix seconds as the store's timestamp text, "2026-11-23T10:00:00.000Z". */
-static void iso_at(long long t, char out[32])
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
-}
-
 static int begin(struct ferry_store *s, struct ferry_err *err)
 {
 	return ferry__store_exec(s, "BEGIN IMMEDIATE", err);
@@ -132,7 +122,7 @@ static int job_settle(struct ferry_store *s, long long id, const char *conn, con
 	char when[32];
 	int rc;
 
-	iso_at(now, when);
+	ferry_unix_iso(now, when);
 	if ((rc = ferry__store_prepare(s, "UPDATE jobs SET status = ?1, error_code = ?2, error = ?3, "
 				       "finished_at = ?4, lease_owner = NULL, lease_until = NULL, "
 				       "duration_ms = CASE WHEN started_at IS NULL THEN NULL ELSE "
@@ -414,7 +404,7 @@ int ferry_store_claim(struct ferry_store *s, const char *owner, long long lease_
 		return rc;
 	if ((rc = claim_pick(s, now, &id, err)))
 		goto out;
-	iso_at(now, when);
+	ferry_unix_iso(now, when);
 	/* pid and host let a restart on this machine release the job before its lease ends. */
 	if ((rc = ferry__store_prepare(s, "UPDATE jobs SET status = 'running', attempt = attempt + 1, "
 				       "lease_owner = ?, lease_until = ?, started_at = ?, "
@@ -874,13 +864,11 @@ int ferry_store_set_next_run(struct ferry_store *s, const char *connection_id,
 /* An integer column of unix seconds as "2026-11-23T10:00:00.000Z" (the store's other times' form), or null. */
 static json_t *unix_iso_or_null(sqlite3_stmt *st, int col)
 {
-	time_t t = (time_t)sqlite3_column_int64(st, col);
-	struct tm tm;
-	char out[40];
+	char out[32];
 
-	if (sqlite3_column_type(st, col) == SQLITE_NULL || !gmtime_r(&t, &tm))
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
 		return json_null();
-	strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+	ferry_unix_iso(sqlite3_column_int64(st, col), out);
 	return json_string(out);
 }
 

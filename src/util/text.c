@@ -84,6 +84,15 @@ void ferry_now_iso(char out[32])
 	snprintf(out + n, 32 - n, ".%03dZ", (int)((tv.tv_usec / 1000) % 1000));
 }
 
+void ferry_unix_iso(long long t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+}
+
 long long ferry_mono_ms(void)
 {
 	struct timespec ts;

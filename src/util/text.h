@@ -16,6 +16,8 @@ const char *ferry_closest(const char *name, const char *const *cands, int n);
 void ferry_slug(const char *in, char *out, size_t outlen);
 /* Current UTC time as "2026-11-23T10:00:00.123Z". */
 void ferry_now_iso(char out[32]);
+/* Unix seconds t in the same form, "2026-11-23T10:00:00.000Z". */
+void ferry_unix_iso(long long t, char out[32]);
 /* Milliseconds from a monotonic clock. */
 long long ferry_mono_ms(void);
 /*
